@@ -1,0 +1,420 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from . import credentials
+from .vendors.base import AppConnection
+
+UINT32_MAX = 2**32 - 1
+ID_MAX_LENGTH = 128
+
+
+class Vendor(models.TextChoices):
+    VOLCENGINE = "volcengine", _("Volcengine RTC")
+    ZEGO = "zego", _("ZEGO")
+    TENCENT = "tencent", _("Tencent TRTC")
+
+
+# Regions each vendor's moderation API serves; ZEGO routes by AppId and takes no region.
+VENDOR_REGIONS = {
+    Vendor.VOLCENGINE: ("cn-north-1", "ap-singapore-1"),
+    Vendor.ZEGO: (),
+    Vendor.TENCENT: ("ap-beijing", "ap-guangzhou", "ap-singapore"),
+}
+
+
+def new_callback_id():
+    return secrets.token_urlsafe(24)
+
+
+class VendorApp(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    vendor = models.CharField(_("vendor"), max_length=16, choices=Vendor.choices)
+    vendor_app_id = models.CharField(
+        _("vendor app ID"),
+        max_length=64,
+        help_text=_("Volcengine AppId, ZEGO AppId (a number) or Tencent SdkAppId (a number)."),
+    )
+    region = models.CharField(
+        _("region"),
+        max_length=32,
+        blank=True,
+        help_text=_(
+            "Volcengine: cn-north-1 or ap-singapore-1. Tencent: ap-beijing, ap-guangzhou or "
+            "ap-singapore. ZEGO: leave empty."
+        ),
+    )
+    access_key_id = models.CharField(
+        _("access key ID"),
+        max_length=128,
+        blank=True,
+        help_text=_("Volcengine AccessKeyId or Tencent SecretId. ZEGO: leave empty."),
+    )
+    secret_ciphertext = models.TextField(blank=True, editable=False)
+    callback_secret_ciphertext = models.TextField(blank=True, editable=False)
+    endpoint = models.URLField(
+        _("endpoint override"),
+        blank=True,
+        help_text=_(
+            "Leave empty for the vendor's own endpoint. For private deployments or the "
+            "vendor emulator, e.g. http://127.0.0.1:8090/zego"
+        ),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    rate_limits = models.JSONField(
+        _("rate limits"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Calls per second by vendor action, where they differ from the documented "
+            'limits, e.g. {"BanRoomUser": 40}.'
+        ),
+    )
+    callback_id = models.CharField(
+        max_length=64, unique=True, default=new_callback_id, editable=False
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("vendor app")
+        verbose_name_plural = _("vendor apps")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "vendor_app_id"], name="vendor_app_id_unique_per_vendor"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_vendor_display()})"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Plaintext typed in this request, kept only long enough for clean() to validate it.
+        self._new_secrets = {}
+
+    def clean(self):
+        errors = {}
+        app_id = self.vendor_app_id.strip()
+        if self.vendor in (Vendor.ZEGO, Vendor.TENCENT):
+            if not app_id.isdigit() or not 0 < int(app_id) <= UINT32_MAX:
+                errors["vendor_app_id"] = _(
+                    "%(vendor)s app IDs are whole numbers from 1 to 4294967295."
+                ) % {"vendor": self.get_vendor_display()}
+        elif not app_id:
+            errors["vendor_app_id"] = _("Enter the Volcengine AppId.")
+        regions = VENDOR_REGIONS.get(self.vendor, ())
+        if regions and self.region not in regions:
+            errors["region"] = _("%(vendor)s serves these regions: %(regions)s.") % {
+                "vendor": self.get_vendor_display(),
+                "regions": ", ".join(regions),
+            }
+        if not regions and self.region:
+            errors["region"] = _("ZEGO takes no region: leave it empty.")
+        if self.vendor in (Vendor.VOLCENGINE, Vendor.TENCENT) and not self.access_key_id.strip():
+            errors["access_key_id"] = (
+                _("Enter the AccessKeyId.")
+                if self.vendor == Vendor.VOLCENGINE
+                else _("Enter the SecretId.")
+            )
+        if self.vendor == Vendor.ZEGO and self.access_key_id:
+            errors["access_key_id"] = _("ZEGO uses no access key ID: leave it empty.")
+        secret_error = self._secret_error()
+        if secret_error:
+            errors["secret"] = secret_error
+        if not isinstance(self.rate_limits, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+            for v in self.rate_limits.values()
+        ):
+            errors["rate_limits"] = _(
+                'Give positive numbers of calls per second by action, e.g. {"KickoutUser": 50}.'
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def _secret_error(self):
+        new = self._new_secrets.get("secret")
+        if new is None:
+            if not self.secret_ciphertext:
+                return _("Enter the secret: %(name)s.") % {"name": self.secret_label()}
+            return None
+        if self.vendor == Vendor.ZEGO and not (
+            len(new) == 32 and all(c in "0123456789abcdefABCDEF" for c in new)
+        ):
+            return _("A ZEGO ServerSecret is 32 hexadecimal characters.")
+        if not new.strip():
+            return _("Enter the secret: %(name)s.") % {"name": self.secret_label()}
+        return None
+
+    def secret_label(self):
+        return {
+            Vendor.VOLCENGINE: "SecretAccessKey",
+            Vendor.ZEGO: "ServerSecret",
+            Vendor.TENCENT: "SecretKey",
+        }.get(self.vendor, "secret")
+
+    @property
+    def secret(self) -> str:
+        return credentials.decrypt(self.secret_ciphertext) if self.secret_ciphertext else ""
+
+    @secret.setter
+    def secret(self, value: str):
+        self._new_secrets["secret"] = value
+        self.secret_ciphertext = credentials.encrypt(value)
+
+    @property
+    def callback_secret(self) -> str:
+        token = self.callback_secret_ciphertext
+        return credentials.decrypt(token) if token else ""
+
+    @callback_secret.setter
+    def callback_secret(self, value: str):
+        self._new_secrets["callback_secret"] = value
+        self.callback_secret_ciphertext = credentials.encrypt(value) if value else ""
+
+    def connection(self) -> AppConnection:
+        return AppConnection(
+            vendor=self.vendor,
+            app_id=self.vendor_app_id,
+            region=self.region,
+            access_key_id=self.access_key_id,
+            secret=self.secret,
+            endpoint=self.endpoint,
+        )
+
+
+class Room(models.Model):
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.PROTECT, related_name="rooms", verbose_name=_("app")
+    )
+    room_id = models.CharField(_("room ID"), max_length=ID_MAX_LENGTH)
+    label = models.CharField(_("label"), max_length=200, blank=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
+        ordering = ["app", "room_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "room_id"], name="room_id_unique_per_app"),
+        ]
+        indexes = [models.Index(fields=["room_id"], name="room_room_id_idx")]
+
+    def __str__(self):
+        return f"{self.room_id} — {self.label}" if self.label else self.room_id
+
+
+class Ban(models.Model):
+    class Kind(models.TextChoices):
+        KICK = "kick", _("kick")
+        BAN = "ban", _("ban")
+
+    class Scope(models.TextChoices):
+        USER_IN_ROOM = "user_in_room", _("one user in one room")
+        WHOLE_ROOM = "whole_room", _("whole room")
+        USER_EVERYWHERE = "user_everywhere", _("one user in every room")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        ACTIVE = "active", _("active")
+        DONE = "done", _("done")
+        EXPIRED = "expired", _("expired")
+        LIFTED = "lifted", _("lifted")
+        FAILED = "failed", _("failed")
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.PROTECT, related_name="bans", verbose_name=_("app")
+    )
+    room = models.ForeignKey(
+        Room,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bans",
+        verbose_name=_("room"),
+        help_text=_("Empty for a ban in every room of the app."),
+    )
+    user_id = models.CharField(
+        _("user ID"),
+        max_length=ID_MAX_LENGTH,
+        blank=True,
+        help_text=_("Empty for a whole-room ban."),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
+    requested_seconds = models.PositiveIntegerField(
+        _("requested duration (s)"), null=True, blank=True, help_text=_("Empty: permanent.")
+    )
+    effective_seconds = models.PositiveIntegerField(
+        _("effective duration (s)"),
+        null=True,
+        blank=True,
+        help_text=_("What the vendor enforces after its own limits."),
+    )
+    reason = models.TextField(_("reason"), max_length=1000)
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    batch = models.UUIDField(_("batch"), default=uuid.uuid4, db_index=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bans_created",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    starts_at = models.DateTimeField(_("starts"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bans_lifted",
+        verbose_name=_("lifted by"),
+    )
+    lifted_at = models.DateTimeField(_("lifted"), null=True, blank=True)
+    lift_reason = models.TextField(_("lift reason"), blank=True)
+    vendor_request_ids = models.JSONField(_("vendor request IDs"), default=list, blank=True)
+    vendor_message = models.TextField(_("vendor's answer"), blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("ban")
+        verbose_name_plural = _("bans")
+        ordering = ["-created_at", "-id"]
+        permissions = [("lift_ban", _("Can lift, extend and shorten bans"))]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="ban_newest_idx"),
+            models.Index(fields=["status", "-created_at"], name="ban_status_idx"),
+            models.Index(fields=["status", "expires_at"], name="ban_status_expires_idx"),
+            models.Index(fields=["user_id", "-created_at"], name="ban_user_idx"),
+            models.Index(fields=["app", "-created_at"], name="ban_app_idx"),
+            models.Index(fields=["created_by", "-created_at"], name="ban_moderator_idx"),
+            models.Index(fields=["expires_at"], name="ban_expires_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="ban_scope_matches_target",
+                condition=(
+                    Q(scope="user_in_room", room__isnull=False) & ~Q(user_id="")
+                    | Q(scope="whole_room", room__isnull=False, user_id="")
+                    | Q(scope="user_everywhere", room__isnull=True) & ~Q(user_id="")
+                ),
+            ),
+            models.CheckConstraint(
+                name="ban_status_matches_kind",
+                condition=(
+                    Q(kind="kick", status__in=["pending", "done", "failed"])
+                    | Q(kind="ban", status__in=["pending", "active", "expired", "lifted", "failed"])
+                ),
+            ),
+            models.CheckConstraint(
+                name="kick_has_no_duration",
+                condition=~Q(kind="kick") | Q(requested_seconds__isnull=True),
+            ),
+        ]
+
+    def __str__(self):
+        target = self.user_id or _("whole room")
+        where = self.room.room_id if self.room_id else _("every room")
+        return f"{self.get_kind_display()} {target} @ {where}"
+
+    @property
+    def is_permanent(self):
+        return self.kind == self.Kind.BAN and self.requested_seconds is None
+
+
+class AppendOnlyModel(models.Model):
+    """Records of what happened: written once, never changed or deleted."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError(f"{type(self).__name__} records are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError(f"{type(self).__name__} records are append-only.")
+
+
+class VendorCall(AppendOnlyModel):
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.PROTECT, related_name="calls", verbose_name=_("app")
+    )
+    ban = models.ForeignKey(
+        Ban,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="calls",
+        verbose_name=_("ban"),
+    )
+    action = models.CharField(_("action"), max_length=64)
+    request_params = models.JSONField(_("request parameters"), default=dict)
+    ok = models.BooleanField(_("succeeded"))
+    retryable = models.BooleanField(_("retryable"), default=False)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    vendor_code = models.CharField(_("vendor code"), max_length=128, blank=True)
+    vendor_message = models.TextField(_("vendor message"), blank=True)
+    vendor_request_id = models.CharField(_("vendor request ID"), max_length=128, blank=True)
+    latency_ms = models.FloatField(_("latency (ms)"))
+    attempt = models.PositiveSmallIntegerField(_("attempt"), default=1)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("vendor call")
+        verbose_name_plural = _("vendor calls")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {'ok' if self.ok else self.vendor_code or 'failed'}"
+
+
+class ModerationLog(AppendOnlyModel):
+    class Event(models.TextChoices):
+        CREATED = "created", _("created")
+        APPLIED = "applied", _("applied")
+        FAILED = "failed", _("failed")
+        RETRIED = "retried", _("retried")
+        LIFTED = "lifted", _("lifted")
+        CHANGED = "changed", _("changed")
+        EXPIRED = "expired", _("expired")
+        REKICKED = "rekicked", _("re-kicked")
+
+    ban = models.ForeignKey(
+        Ban, on_delete=models.PROTECT, related_name="log", verbose_name=_("ban")
+    )
+    event = models.CharField(_("event"), max_length=16, choices=Event.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+        help_text=_("Empty when the system acted."),
+    )
+    message = models.TextField(_("message"), blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("moderation log entry")
+        verbose_name_plural = _("moderation log")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["ban", "created_at"], name="log_ban_idx")]
+
+    def __str__(self):
+        return f"{self.get_event_display()}: {self.ban}"

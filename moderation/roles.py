@@ -1,0 +1,18 @@
+"""The three roles and exactly what each may do; the data migration and the tests read this."""
+
+MODERATORS = "Moderators"
+SUPERVISORS = "Supervisors"
+CREDENTIAL_MANAGERS = "Credential managers"
+
+ROLE_PERMISSIONS = {
+    # Act on bans; see rooms to act in. Vendor apps (and so credentials) stay out of reach.
+    MODERATORS: ["add_ban", "view_ban", "lift_ban", "add_room", "view_room"],
+    # Read everything about bans, change nothing.
+    SUPERVISORS: ["view_ban", "view_room", "view_vendorcall", "view_moderationlog"],
+    CREDENTIAL_MANAGERS: [
+        "add_vendorapp",
+        "change_vendorapp",
+        "delete_vendorapp",
+        "view_vendorapp",
+    ],
+}

@@ -1,0 +1,77 @@
+"""Start-up refuses an unsafe production configuration and says what to set."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_django(*args, **env):
+    """Runs manage.py with production settings and only the given variables."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "CREDENTIAL_KEYS", "SECURE_SSL_REDIRECT")
+    }
+    base.update({"DJANGO_SETTINGS_MODULE": "moderation_site.settings", "DEBUG": "false", **env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production_env(**overrides):
+    env = {
+        "SECRET_KEY": "a-real-production-secret-key-with-enough-entropy-0123456789-abcdef",
+        "CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "moderation.example.com",
+    }
+    env.update(overrides)
+    return env
+
+
+def test_it_refuses_production_without_secret_key():
+    result = run_django("check", **production_env(SECRET_KEY=""))
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+    assert "Traceback" not in result.stderr.splitlines()[-1]
+
+
+def test_it_refuses_production_without_credential_keys():
+    result = run_django("check", **production_env(CREDENTIAL_KEYS=""))
+    assert result.returncode != 0
+    assert "CREDENTIAL_KEYS is not set" in result.stderr
+
+
+def test_it_names_the_credential_key_that_is_not_a_fernet_key():
+    keys = f"{Fernet.generate_key().decode()},not-a-key"
+    result = run_django("check", **production_env(CREDENTIAL_KEYS=keys))
+    assert result.returncode != 0
+    assert "CREDENTIAL_KEYS entry 2 is not a Fernet key" in result.stderr
+
+
+def test_it_starts_in_debug_without_secrets():
+    result = run_django("check", DEBUG="true", SECRET_KEY="", CREDENTIAL_KEYS="")
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_is_clean_with_production_variables():
+    result = run_django("check", "--deploy", "--fail-level", "WARNING", **production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.django_db
+def test_migrations_are_complete():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
