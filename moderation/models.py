@@ -286,6 +286,15 @@ class Ban(models.Model):
     lift_reason = models.TextField(_("lift reason"), blank=True)
     vendor_request_ids = models.JSONField(_("vendor request IDs"), default=list, blank=True)
     vendor_message = models.TextField(_("vendor's answer"), blank=True)
+    # When the vendor's own window ends (Volcengine); re-applied before then for longer bans.
+    vendor_until = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, editable=False)
+    # Set once a job for this ban reached the queue; reconcile dispatches those never sent.
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A worker's claim on this ban while it calls the vendor; a lapsed claim may be retaken.
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # A lift or change that the vendor has not yet confirmed.
+    vendor_sync_due = models.BooleanField(default=False, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -301,6 +310,11 @@ class Ban(models.Model):
             models.Index(fields=["app", "-created_at"], name="ban_app_idx"),
             models.Index(fields=["created_by", "-created_at"], name="ban_moderator_idx"),
             models.Index(fields=["expires_at"], name="ban_expires_idx"),
+            models.Index(
+                fields=["created_at"],
+                name="ban_pending_idx",
+                condition=Q(status="pending") | Q(vendor_sync_due=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -353,14 +367,8 @@ class VendorCall(AppendOnlyModel):
     app = models.ForeignKey(
         VendorApp, on_delete=models.PROTECT, related_name="calls", verbose_name=_("app")
     )
-    ban = models.ForeignKey(
-        Ban,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="calls",
-        verbose_name=_("ban"),
-    )
+    # One call may carry several bans: the vendors take up to 5 or 10 users per kick.
+    bans = models.ManyToManyField(Ban, related_name="calls", blank=True, verbose_name=_("bans"))
     action = models.CharField(_("action"), max_length=64)
     request_params = models.JSONField(_("request parameters"), default=dict)
     ok = models.BooleanField(_("succeeded"))

@@ -16,3 +16,14 @@ ROLE_PERMISSIONS = {
         "view_vendorapp",
     ],
 }
+
+
+def sync_roles(group_model, permission_model):
+    """Gives each role's group exactly its permissions (models passed in: migrations use their own)."""
+    for role, codenames in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        group.permissions.set(
+            permission_model.objects.filter(
+                content_type__app_label="moderation", codename__in=codenames
+            )
+        )

@@ -1,14 +1,17 @@
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from moderation.models import Room, Vendor, VendorApp
-from moderation.roles import CREDENTIAL_MANAGERS, MODERATORS, SUPERVISORS
+from moderation.roles import CREDENTIAL_MANAGERS, MODERATORS, SUPERVISORS, sync_roles
 
 ZEGO_SECRET = "0123456789abcdef0123456789abcdef"
 
 
 @pytest.fixture
 def make_user(django_user_model):
+    # Transactional tests (browser, workers) flush the tables the data migration filled.
+    sync_roles(Group, Permission)
+
     def make(username, role=None, **extra):
         user = django_user_model.objects.create_user(
             username=username, password="correct horse battery", is_staff=True, **extra

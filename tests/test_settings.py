@@ -13,11 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_django(*args, **env):
     """Runs manage.py with production settings and only the given variables."""
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SECRET_KEY", "CREDENTIAL_KEYS", "SECURE_SSL_REDIRECT")
-    }
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "DATABASE_URL") if k in os.environ}
     base.update({"DJANGO_SETTINGS_MODULE": "moderation_site.settings", "DEBUG": "false", **env})
     return subprocess.run(
         [sys.executable, "manage.py", *args],
