@@ -1,0 +1,79 @@
+"""Serve the vendor emulator on loopback until Ctrl-C, logging one line per vendor call."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from moderation.emulator import Emulator
+from moderation.emulator.core import require_loopback
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the Volcengine / ZEGO / Tencent moderation API emulator on loopback. "
+        "Register apps with --apps FILE.json or POST /_emulator/apps."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="a loopback address only")
+        parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        parser.add_argument(
+            "--apps",
+            type=Path,
+            help="JSON list of apps: [{vendor, app_id, access_key_id, secret, rate_limits?, "
+            "strict_rooms?}]",
+        )
+
+    def handle(self, *args, host, port, apps, **options):
+        try:
+            require_loopback(host)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        emulator = Emulator(on_call=self._log_call)
+        self._register_apps(emulator, apps)
+        # One writer at a time: handler threads log concurrently.
+        self._log_lock = threading.Lock()
+        try:
+            base_url = emulator.start(host=host, port=port)
+        except OSError as exc:
+            raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
+        self.stdout.write(f"Vendor emulator listening on {base_url}")
+        self.stdout.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            self.stdout.write("Stopping the vendor emulator.")
+        finally:
+            emulator.stop()
+
+    def _register_apps(self, emulator: Emulator, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            entries = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"Cannot read --apps {path}: {exc}") from exc
+        if not isinstance(entries, list):
+            raise CommandError(f"--apps {path} must hold a JSON list of app objects.")
+        for position, entry in enumerate(entries, start=1):
+            try:
+                emulator.add_app(**entry)
+            except (TypeError, ValueError) as exc:
+                raise CommandError(f"--apps {path}, entry {position}: {exc}") from exc
+
+    def _log_call(self, call) -> None:
+        # Params never hold a secret (signatures are dropped), so the line is safe to keep.
+        stamp = time.strftime("%H:%M:%S", time.localtime(call.time))
+        flags = " throttled" if call.throttled else ""
+        flags += f" fault={call.fault}" if call.fault else ""
+        line = (
+            f"{stamp} {call.vendor} app={call.app_id or '-'} {call.action or '-'} "
+            f"-> {call.http_status} {call.code or 'ok'}{flags} {json.dumps(call.params)}"
+        )
+        with self._log_lock:
+            self.stdout.write(line)
+            self.stdout.flush()

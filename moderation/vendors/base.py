@@ -1,0 +1,440 @@
+"""What every vendor module shares: the app's connection facts, one request, one result.
+
+The vendor layer never touches the database: the models hand it an `AppConnection`, and the
+callers (jobs, the admin's "test connection") store the `CallResult`s it returns.
+
+A vendor class builds validated `VendorRequest`s (raising `VendorInputError` before any call),
+and `send()` turns one request into one `CallResult`. `send()` never retries and never raises for
+a network or vendor failure: the job layer owns rate limiting and retries, and decides from
+`CallResult.retryable`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+logger = logging.getLogger("moderation.vendors")
+
+# (connect, read) seconds: a vendor that does not answer must not hold a worker for long.
+DEFAULT_TIMEOUT = (3.05, 10.0)
+
+# A harmless target for "test connection": nobody is ever in this room.
+CONNECTION_TEST_ID = "rtc-moderation-connection-test"
+
+
+class VendorInputError(ValueError):
+    """A parameter the vendor restricts is out of range; raised before any call is made."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AppConnection:
+    """The facts needed to call one vendor app. `secret` is never part of repr or results."""
+
+    vendor: str
+    app_id: str
+    region: str = ""
+    access_key_id: str = ""
+    secret: str = field(default="", repr=False)
+    endpoint: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    kick: bool
+    native_ban: bool  # the vendor itself keeps a banned user out for a window
+    max_ban_seconds: int | None  # longest window the vendor itself enforces
+    lift: bool  # the vendor can end its own ban early
+    whole_room: bool  # one call acts on everyone in a room (ban or close)
+    every_room: bool  # one call acts on a user in every room of the app
+    batch_size: int  # users per kick call
+    rate_limits: dict[str, int]  # documented calls per second, per action
+
+
+@dataclass(frozen=True)
+class VendorRequest:
+    """One HTTP call to make, already validated. `params` holds no secret."""
+
+    action: str
+    params: dict[str, Any]
+    user_ids: tuple[str, ...] = ()
+    # What the call does, in words, for the success message ("kick a, b from room r").
+    summary: str = ""
+    # Copied into CallResult.details, e.g. the ForbiddenInterval after clamping.
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CallResult:
+    action: str
+    params: dict[str, Any]
+    ok: bool
+    http_status: int | None = None
+    vendor_code: str = ""
+    vendor_message: str = ""
+    request_id: str = ""
+    latency_ms: float = 0.0
+    retryable: bool = False
+    # What a moderator reads: the vendor's answer in plain words.
+    message: str = ""
+    # Values the vendor reports back or that we applied, e.g. a clamped ForbiddenInterval.
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """A signed request, ready for `requests`."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The vendor-independent reading of one JSON answer."""
+
+    ok: bool
+    code: str = ""
+    message: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    scheme: str
+    netloc: str  # host[:port], exactly as sent in the Host header
+    prefix: str  # path prefix without the trailing slash, "" for the vendor's own hosts
+
+    @property
+    def root(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.prefix}/"
+
+    @property
+    def path(self) -> str:
+        return f"{self.prefix}/"
+
+
+def utf8_len(value: str) -> int:
+    return len(value.encode("utf-8"))
+
+
+def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def parse_endpoint(url: str) -> Endpoint:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise VendorInputError("endpoint", "must be an http:// or https:// URL with a host")
+    # The Host header is sent as is: an internationalized name must come in its xn-- form.
+    if not parts.netloc.isascii():
+        raise VendorInputError("endpoint", "write the host in ASCII (xn-- form for IDN hosts)")
+    # Credentials in the URL would end up in logs and in the Host header.
+    if "@" in parts.netloc:
+        raise VendorInputError("endpoint", "must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise VendorInputError("endpoint", "must not contain a query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise VendorInputError("endpoint", "has an invalid port") from None
+    return Endpoint(parts.scheme, parts.netloc, unquote(parts.path).rstrip("/"))
+
+
+class VendorClient:
+    """Base of the per-vendor clients: one `requests.Session` per app, no retries of its own.
+
+    A subclass sets the class attributes below and implements `kick_batch_request`,
+    `close_room_request`, `prepare` (sign) and `parse` (read the vendor's envelope).
+    """
+
+    vendor: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    # Regions the vendor's API serves; empty when the vendor has none.
+    REGIONS: ClassVar[tuple[str, ...]] = ()
+    DEFAULT_REGION: ClassVar[str] = ""
+    DEFAULT_ENDPOINTS: ClassVar[dict[str, str]] = {}
+    NEEDS_ACCESS_KEY_ID: ClassVar[bool] = True
+    MAX_ROOM_ID_BYTES: ClassVar[int] = 128
+    MAX_USER_ID_BYTES: ClassVar[int] = 128
+    # code -> (retryable, sentence). A dotted code falls back to its prefix ("A.B" -> "A").
+    # Sentences may use {label}, {action}, {code}, {vendor_message}, {http_status}.
+    ERRORS: ClassVar[dict[str, tuple[bool, str]]] = {}
+    # Codes meaning "no such room / user": for a connection test they prove the credentials.
+    MISSING_TARGET_CODES: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, connection: AppConnection, *, timeout=DEFAULT_TIMEOUT):
+        self.connection = connection
+        self.timeout = timeout
+        self.region = self.check_region(connection.region)
+        self.check_credentials(connection)
+        self.endpoint = parse_endpoint(connection.endpoint or self.default_endpoint())
+        self.session = requests.Session()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} app_id={self.connection.app_id!r}>"
+
+    def close(self):
+        self.session.close()
+
+    @staticmethod
+    def monotonic_ms() -> float:
+        return time.monotonic() * 1000
+
+    # --- connection checks: fail when the client is made, not at the first call ---
+
+    def check_region(self, region: str) -> str:
+        if not self.REGIONS:
+            return ""
+        region = (region or self.DEFAULT_REGION).strip()
+        if region not in self.REGIONS:
+            allowed = ", ".join(self.REGIONS)
+            raise VendorInputError("region", f"{self.label} serves only {allowed}")
+        return region
+
+    def check_credentials(self, connection: AppConnection) -> None:
+        if not connection.app_id.strip():
+            raise VendorInputError("app_id", "is required")
+        if self.NEEDS_ACCESS_KEY_ID:
+            key_id = connection.access_key_id
+            if not key_id.strip():
+                raise VendorInputError("access_key_id", "is required")
+            # It travels in the Authorization header, which must be plain ASCII without spaces.
+            if not key_id.isascii() or not key_id.isprintable() or " " in key_id:
+                raise VendorInputError("access_key_id", "must be printable ASCII without spaces")
+        if not connection.secret:
+            raise VendorInputError("secret", "is required")
+
+    def default_endpoint(self) -> str:
+        return self.DEFAULT_ENDPOINTS[self.region]
+
+    # --- validation shared by the request builders ---
+
+    @staticmethod
+    def check_id(field_name: str, value: str, max_bytes: int) -> str:
+        if not isinstance(value, str):
+            raise VendorInputError(field_name, "must be text")
+        if not value:
+            raise VendorInputError(field_name, "must not be empty")
+        if utf8_len(value) > max_bytes:
+            raise VendorInputError(field_name, f"is longer than {max_bytes} bytes (UTF-8)")
+        return value
+
+    def check_room_id(self, room_id: str) -> str:
+        return self.check_id("room_id", room_id, self.MAX_ROOM_ID_BYTES)
+
+    def check_user_id(self, user_id: str, field_name: str = "user_id") -> str:
+        return self.check_id(field_name, user_id, self.MAX_USER_ID_BYTES)
+
+    def check_user_ids(self, user_ids: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(user_ids, str):
+            # A bare string would otherwise be kicked one character at a time.
+            raise VendorInputError("user_ids", "must be a list of user IDs, not one string")
+        checked = [self.check_user_id(u, "user_ids") for u in user_ids]
+        if not checked:
+            raise VendorInputError("user_ids", "must name at least one user")
+        # A duplicate would only waste a slot in a batch and a call against the rate limit.
+        return tuple(dict.fromkeys(checked))
+
+    # --- the request builders the job layer calls ---
+
+    def kick_requests(
+        self, *, room_id: str, user_ids: list[str], reason: str = ""
+    ) -> list[VendorRequest]:
+        room_id = self.check_room_id(room_id)
+        users = self.check_user_ids(user_ids)
+        self.check_reason(reason)
+        return [
+            self.kick_batch_request(room_id=room_id, user_ids=batch, reason=reason)
+            for batch in chunks(users, self.capabilities.batch_size)
+        ]
+
+    def check_reason(self, reason: str) -> None:
+        """Vendors that send a reason check its limit here; the others ignore it."""
+
+    def kick_batch_request(
+        self, *, room_id: str, user_ids: tuple[str, ...], reason: str
+    ) -> VendorRequest:
+        raise NotImplementedError
+
+    def close_room_request(self, *, room_id: str, reason: str = "") -> VendorRequest:
+        raise NotImplementedError
+
+    # --- one call ---
+
+    def prepare(self, request: VendorRequest) -> HttpCall:
+        """Sign `request` with a fresh timestamp (and nonce, where the vendor wants one)."""
+        raise NotImplementedError
+
+    def parse(self, data: dict) -> Envelope:
+        raise NotImplementedError
+
+    def send(self, request: VendorRequest) -> CallResult:
+        started = self.monotonic_ms()
+        try:
+            call = self.prepare(request)
+            response = self.session.request(
+                call.method,
+                call.url,
+                headers=call.headers,
+                data=call.body,
+                timeout=self.timeout,
+                # A redirect would be followed unsigned (or signed for another path).
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            result = self.network_failure(
+                request,
+                "timeout",
+                "{label} did not answer in time; the action may or may not have taken effect.",
+            )
+        except requests.ConnectionError:
+            result = self.network_failure(
+                request, "connection", "Could not connect to {label}: the network or host is down."
+            )
+        except requests.RequestException as exc:
+            # Not a network blip (e.g. a malformed URL): retrying would fail the same way.
+            result = self.network_failure(
+                request, type(exc).__name__, "Could not send the request to {label}.", False
+            )
+        else:
+            result = self.read(request, response)
+        result.latency_ms = round(self.monotonic_ms() - started, 1)
+        result.details = {**request.details, **result.details}
+        self.redact(result)
+        self.log(result)
+        return result
+
+    def network_failure(
+        self, request: VendorRequest, kind: str, template: str, retryable: bool = True
+    ) -> CallResult:
+        return CallResult(
+            action=request.action,
+            params=copy.deepcopy(request.params),
+            ok=False,
+            retryable=retryable,
+            message=self.sentence(template, request.action),
+            details={"network_error": kind},
+        )
+
+    def read(self, request: VendorRequest, response: requests.Response) -> CallResult:
+        status = response.status_code
+        result = CallResult(action=request.action, params=copy.deepcopy(request.params), ok=False)
+        result.http_status = status
+        data = self.load_json(response.content)
+        if data is None:
+            result.retryable = is_retryable_status(status)
+            result.message = self.sentence(
+                "{label} answered HTTP {http_status} with a body that is not JSON.",
+                request.action,
+                http_status=status,
+            )
+            return result
+
+        envelope = self.parse(data)
+        result.vendor_code = envelope.code
+        result.vendor_message = envelope.message
+        result.request_id = envelope.request_id
+        if envelope.ok and 200 <= status < 300:
+            result.ok = True
+            result.message = f"{self.label} accepted: {request.summary or request.action}."
+            return result
+
+        retryable, template = self.explain(envelope.code)
+        result.retryable = retryable or is_retryable_status(status)
+        result.message = self.sentence(
+            template,
+            request.action,
+            code=envelope.code,
+            vendor_message=envelope.message,
+            http_status=status,
+        )
+        return result
+
+    @staticmethod
+    def load_json(content: bytes) -> dict | None:
+        try:
+            data = json.loads(content)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def explain(self, code: str) -> tuple[bool, str]:
+        """(retryable, sentence template) for a vendor error code."""
+        if not code:
+            return False, "{label} refused {action} (HTTP {http_status}) without an error code."
+        key = code
+        while key:
+            if key in self.ERRORS:
+                return self.ERRORS[key]
+            key = key.rpartition(".")[0]
+        return False, "{label} refused {action} with error {code}: {vendor_message}"
+
+    def sentence(self, template: str, action: str, **values) -> str:
+        values = {"code": "", "vendor_message": "", "http_status": "", **values}
+        text = template.format(label=self.label, action=action, **values)
+        # A template that ends in the vendor's message reads badly when the vendor gave none.
+        return text.removesuffix(": ") + "." if text.endswith(": ") else text
+
+    def redact(self, result: CallResult) -> None:
+        """A vendor (or a proxy) might echo what it was sent; the secret never leaves here."""
+        secret = self.connection.secret
+        if not secret:
+            return
+        result.vendor_message = result.vendor_message.replace(secret, "[redacted]")
+        result.message = result.message.replace(secret, "[redacted]")
+        result.details = {
+            k: v.replace(secret, "[redacted]") if isinstance(v, str) else v
+            for k, v in result.details.items()
+        }
+
+    def log(self, result: CallResult) -> None:
+        logger.info(
+            "%s %s app=%s ok=%s http=%s code=%s retryable=%s request_id=%s %.0fms",
+            self.vendor,
+            result.action,
+            self.connection.app_id,
+            result.ok,
+            result.http_status,
+            result.vendor_code or "-",
+            result.retryable,
+            result.request_id or "-",
+            result.latency_ms,
+        )
+
+    # --- the admin's "test connection" ---
+
+    def test_connection(self) -> CallResult:
+        """Kick a user nobody uses from a room nobody uses: proves the credentials, moves no one.
+
+        Credentials are good when the vendor accepts the call or says the room or user does
+        not exist (it checked the signature before it looked for the room).
+        """
+        (request,) = self.kick_requests(room_id=CONNECTION_TEST_ID, user_ids=[CONNECTION_TEST_ID])
+        result = self.send(request)
+        if result.ok or result.vendor_code in self.MISSING_TARGET_CODES:
+            result.ok = True
+            result.retryable = False
+            result.message = "credentials accepted"
+        return result
+
+
+def is_retryable_status(status: int) -> bool:
+    return status == 429 or status >= 500

@@ -1,0 +1,80 @@
+"""`manage.py vendor_emulator`: serves on loopback until interrupted, one log line per call."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from .signed import ZEGO, Vendors, zego_code
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def command(*args: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DJANGO_SETTINGS_MODULE": "moderation_site.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "vendor_emulator", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture
+def served(tmp_path):
+    apps = tmp_path / "apps.json"
+    apps.write_text(json.dumps([{"vendor": "zego", **ZEGO}]))
+    process = command("--host", "127.0.0.1", "--port", "0", "--apps", str(apps))
+    first = process.stdout.readline()  # blocks until the server listens
+    assert "listening on" in first, process.stderr.read()
+    yield process, first.rsplit(" ", 1)[1].strip()
+    if process.poll() is None:
+        process.kill()
+    process.communicate(timeout=10)
+
+
+def test_it_serves_the_apps_file_and_logs_each_call_without_secrets(served):
+    process, base = served
+    response = Vendors(base).zego("KickoutUser", [("RoomId", "r"), ("UserId[]", "alice")])
+    assert zego_code(response) == 0
+    line = process.stdout.readline()
+    assert "zego" in line and "KickoutUser" in line and "alice" in line
+    assert ZEGO["secret"] not in line
+    assert 'Signature"' not in line
+
+
+def test_it_stops_cleanly_on_ctrl_c(served):
+    process, base = served
+    assert requests.get(f"{base}/_emulator/state", timeout=5).status_code == 200
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "Stopping" in out
+
+
+def test_it_refuses_a_host_that_is_not_loopback():
+    process = command("--host", "0.0.0.0", "--port", "0")  # noqa: S104 (it must be refused)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert "loopback only" in err
+
+
+def test_it_refuses_an_unreadable_apps_file(tmp_path):
+    apps = tmp_path / "apps.json"
+    apps.write_text(json.dumps([{"vendor": "zego", "app_id": "x", "secret": "s"}]))
+    process = command("--port", "0", "--apps", str(apps))
+    out, err = process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert "entry 1" in err and "uint32" in err
