@@ -19,7 +19,10 @@ ROLE_PERMISSIONS = {
 
 
 def sync_roles(group_model, permission_model):
-    """Gives each role's group exactly its permissions (models passed in: migrations use their own)."""
+    """Gives each role's group exactly its permissions.
+
+    The models are passed in because the data migration uses its historical ones.
+    """
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role)
         group.permissions.set(

@@ -165,3 +165,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Vendor calls: pace at this share of each documented rate limit.
+VENDOR_RATE_HEADROOM = env.float("VENDOR_RATE_HEADROOM", default=0.98)
+# Retries of retryable vendor failures (throttling, 5xx, timeouts): attempts in all, and the
+# back-off before attempt n: min(cap, base * 2**(n-2)) seconds, with +-50 % jitter.
+VENDOR_MAX_ATTEMPTS = env.int("VENDOR_MAX_ATTEMPTS", default=6)
+VENDOR_RETRY_BASE_SECONDS = env.float("VENDOR_RETRY_BASE_SECONDS", default=2.0)
+VENDOR_RETRY_CAP_SECONDS = env.float("VENDOR_RETRY_CAP_SECONDS", default=300.0)
+# A ban still pending this long after it was accepted is dispatched again by `reconcile`.
+DISPATCH_GRACE_SECONDS = env.int("DISPATCH_GRACE_SECONDS", default=30)
+# A worker's claim on a ban lapses after this long (a worker killed mid-call).
+CLAIM_SECONDS = env.int("CLAIM_SECONDS", default=120)
+# Bans longer than the vendor's own window are re-applied this long before the window ends.
+REAPPLY_MARGIN_SECONDS = env.int("REAPPLY_MARGIN_SECONDS", default=3600)
+# Bans handed to one apply job; several jobs let several workers share a bulk action.
+BANS_PER_JOB = env.int("BANS_PER_JOB", default=100)

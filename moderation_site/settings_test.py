@@ -1,6 +1,7 @@
 """Test settings: production settings with test-only secrets and plain static files."""
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 # Two keys, so every test also exercises decryption under a key that is not the first.
@@ -9,9 +10,42 @@ os.environ.setdefault(
     "dGVzdC1vbmx5LWNyZWRlbnRpYWwta2V5LW51bWJlcjE=,dGVzdC1vbmx5LWNyZWRlbnRpYWwta2V5LW51bWJlcjI=",
 )
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("DEBUG", "false")
+
+TEST_REDIS_DB = 15
+_embedded_redis = None
+
+
+def _test_redis_url():
+    """Like pytest-django's test_ database: REDIS_URL's server, a database of the suite's own.
+
+    Without REDIS_URL an embedded Redis starts under var/; worker processes the tests start
+    inherit its URL through the environment.
+    """
+    global _embedded_redis
+    url = os.environ.get("REDIS_URL")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme in ("redis", "rediss"):
+            return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+        return url
+    from pathlib import Path
+
+    from moderation import embedded_redis
+
+    var = Path(os.environ.get("VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+    var.mkdir(exist_ok=True)
+    # One per test run: two runs sharing a server would stop it under each other.
+    _embedded_redis, url = embedded_redis.start(
+        str(var / f"test-redis-{os.getpid()}.db"), keep_data=False
+    )
+    return url
+
+
+os.environ["REDIS_URL"] = _test_redis_url()
 
 from .settings import *  # noqa: E402,F403
-from .settings import STORAGES  # noqa: E402
+from .settings import DATABASES, STORAGES, VAR_DIR  # noqa: E402
 
 STORAGES = {
     **STORAGES,
@@ -21,3 +55,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Serve static files from the app folders, as runserver does: tests do not run collectstatic.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Worker processes started by the tests must open the same test database: a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

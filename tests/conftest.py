@@ -55,3 +55,75 @@ def zego_app(db):
 @pytest.fixture
 def room(zego_app):
     return Room.objects.create(app=zego_app, room_id="live-1001", label="Evening show")
+
+
+# --- Vendor emulator, Redis and RQ workers: the real pieces the services run on -------------
+
+EMULATED_APPS = {
+    # vendor: (vendor app id, region, access key id, secret)
+    "volcengine": ("volc661e543cf", "cn-north-1", "AKLTconsoleTests", "volc-secret-for-tests"),
+    "zego": ("3141592653", "", "", "00112233445566778899aabbccddeeff"),
+    "tencent": ("1400123456", "ap-guangzhou", "AKIDconsoleTests", "tencent-secret-for-tests"),
+}
+
+
+@pytest.fixture(scope="session")
+def vendor_emulator():
+    from moderation.emulator import Emulator
+
+    emulator = Emulator()
+    for vendor, (app_id, _, key_id, secret) in EMULATED_APPS.items():
+        emulator.add_app(vendor=vendor, app_id=app_id, access_key_id=key_id, secret=secret)
+    emulator.start(host="127.0.0.1", port=0)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def emulator(vendor_emulator):
+    vendor_emulator.reset()
+    yield vendor_emulator
+    vendor_emulator.reset()
+
+
+@pytest.fixture
+def emulated_app(db, emulator):
+    """emulated_app("zego"): a vendor app in the database that calls the emulator."""
+
+    def make(vendor, **fields):
+        app_id, region, key_id, secret = EMULATED_APPS[vendor]
+        app = VendorApp(
+            name=f"{vendor} app",
+            vendor=vendor,
+            vendor_app_id=app_id,
+            region=region,
+            access_key_id=key_id,
+            endpoint=emulator.endpoint(vendor),
+            **fields,
+        )
+        app.secret = secret
+        app.full_clean()
+        app.save()
+        return app
+
+    return make
+
+
+@pytest.fixture
+def redis_connection():
+    import django_rq
+
+    connection = django_rq.get_connection("moderation")
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture
+def worker(redis_connection, transactional_db):
+    """One real RQ worker with its scheduler, running the jobs against the test database."""
+    from .support.workers import start_worker, stop_worker
+
+    process = start_worker()
+    yield process
+    print(stop_worker(process))  # pytest shows it with a failing test's output

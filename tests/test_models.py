@@ -149,9 +149,7 @@ def test_calls_and_log_entries_are_append_only(room):
         app=room.app, room=room, user_id="u1", kind="ban", scope="user_in_room", reason="spam"
     )
     entry = ModerationLog.objects.create(ban=ban, event="created")
-    call = VendorCall.objects.create(
-        app=room.app, action="KickoutUser", ok=True, latency_ms=12.5
-    )
+    call = VendorCall.objects.create(app=room.app, action="KickoutUser", ok=True, latency_ms=12.5)
     for record in (entry, call):
         with pytest.raises(ValueError, match="append-only"):
             record.save()

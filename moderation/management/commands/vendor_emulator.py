@@ -24,7 +24,7 @@ class Command(BaseCommand):
             "--apps",
             type=Path,
             help="JSON list of apps: [{vendor, app_id, access_key_id, secret, rate_limits?, "
-            "strict_rooms?}]",
+            "strict_rooms?, members?: {room id: [user ids]}}]",
         )
 
     def handle(self, *args, host, port, apps, **options):
@@ -61,8 +61,15 @@ class Command(BaseCommand):
             raise CommandError(f"--apps {path} must hold a JSON list of app objects.")
         for position, entry in enumerate(entries, start=1):
             try:
-                emulator.add_app(**entry)
-            except (TypeError, ValueError) as exc:
+                # "members": {room id: [user ids]} seats users in rooms, for demos.
+                members = dict(entry.pop("members", None) or {})
+                app = emulator.add_app(**entry)
+                for room_id, user_ids in members.items():
+                    for user_id in user_ids:
+                        emulator.join(
+                            vendor=app.vendor, app_id=app.app_id, room_id=room_id, user_id=user_id
+                        )
+            except (TypeError, ValueError, AttributeError) as exc:
                 raise CommandError(f"--apps {path}, entry {position}: {exc}") from exc
 
     def _log_call(self, call) -> None:

@@ -1,0 +1,23 @@
+"""RQ jobs: load by id, call a service. Nothing else lives here."""
+
+from . import services
+
+
+def apply_bans(ban_ids: list[int], attempt: int = 1):
+    services.apply(ban_ids=ban_ids, attempt=attempt)
+
+
+def sync_ban(ban_id: int, attempt: int = 1):
+    services.sync(ban_id=ban_id, attempt=attempt)
+
+
+def expire_ban(ban_id: int, expires_at: str):
+    return services.expire(ban_id=ban_id, expires_at=expires_at)
+
+
+def reapply_ban(ban_id: int):
+    services.reapply(ban_id=ban_id)
+
+
+def reconcile():
+    return services.reconcile()

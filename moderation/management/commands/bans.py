@@ -1,0 +1,202 @@
+"""`manage.py bans`: kick, ban, lift and change from the command line, with JSON output.
+
+Exit status: 0 when every ban reached (or, without --wait, was accepted toward) a good state,
+1 when any failed, 2 for bad input, 3 when --wait ran out with bans still pending.
+"""
+
+import json
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from moderation import services
+from moderation.durations import parse_duration
+from moderation.models import Ban, VendorApp
+from moderation.selectors import ban_as_dict, bans_by_id
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PENDING = 1, 2, 3
+
+
+class Command(BaseCommand):
+    help = "Kick, ban, lift and change bans; show them as JSON."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+
+        def common(p, with_wait=True):
+            p.add_argument("--actor", help="Username the action is recorded under.")
+            p.add_argument("--json", action="store_true", help="Print the bans as JSON.")
+            if with_wait:
+                p.add_argument(
+                    "--wait",
+                    type=float,
+                    default=0,
+                    metavar="SECONDS",
+                    help="Wait up to this long for the bans' final states.",
+                )
+
+        kick = sub.add_parser("kick", help="Remove users from a room now.")
+        kick.add_argument("--app", required=True, help="Vendor app name.")
+        kick.add_argument("--room", required=True, help="The vendor's room ID.")
+        kick.add_argument(
+            "--user",
+            action="append",
+            default=[],
+            dest="users",
+            help="User ID (repeat, or comma-separated).",
+        )
+        kick.add_argument("--reason", required=True)
+        common(kick)
+
+        ban = sub.add_parser("ban", help="Keep users (or everyone) out for a time.")
+        ban.add_argument("--app", required=True, help="Vendor app name.")
+        where = ban.add_mutually_exclusive_group(required=True)
+        where.add_argument("--room", help="The vendor's room ID.")
+        where.add_argument(
+            "--every-room", action="store_true", help="Ban the users in every room of the app."
+        )
+        ban.add_argument("--whole-room", action="store_true", help="Ban everyone from --room.")
+        ban.add_argument("--user", action="append", default=[], dest="users")
+        ban.add_argument("--duration", required=True, help="600, 10m, 1h, 7d … or permanent.")
+        ban.add_argument("--reason", required=True)
+        common(ban)
+
+        lift = sub.add_parser("lift", help="End bans early.")
+        lift.add_argument("ids", nargs="+", type=int, metavar="BAN_ID")
+        lift.add_argument("--reason", required=True)
+        common(lift)
+
+        change = sub.add_parser("change", help="Set a new total duration, from the ban's start.")
+        change.add_argument("ids", nargs="+", type=int, metavar="BAN_ID")
+        change.add_argument("--duration", required=True)
+        change.add_argument("--reason", required=True)
+        common(change)
+
+        show = sub.add_parser("show", help="Show bans.")
+        show.add_argument("ids", nargs="+", type=int, metavar="BAN_ID")
+        common(show)
+
+        reconcile = sub.add_parser("reconcile", help="Dispatch what Redis lost or never got.")
+        common(reconcile, with_wait=False)
+
+    def handle(self, *args, action, **options):
+        try:
+            if action == "reconcile":
+                self.stdout.write(json.dumps(services.reconcile()))
+                return
+            bans = getattr(self, f"do_{action}")(options)
+        except ValidationError as exc:
+            raise CommandError(_describe(exc), returncode=EXIT_BAD_INPUT) from None
+        bans = self.wait(bans, options.get("wait") or 0)
+        self.report(bans, options["json"])
+        statuses = {b.status for b in bans}
+        if Ban.Status.FAILED in statuses:
+            raise SystemExit(EXIT_FAILED)
+        if options.get("wait") and Ban.Status.PENDING in statuses:
+            raise SystemExit(EXIT_PENDING)
+
+    def actor(self, options):
+        username = options.get("actor")
+        if not username:
+            return None
+        try:
+            return get_user_model().objects.get_by_natural_key(username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(
+                f"--actor: no user named {username!r}.", returncode=EXIT_BAD_INPUT
+            ) from None
+
+    def app(self, name):
+        try:
+            return VendorApp.objects.get(name=name)
+        except VendorApp.DoesNotExist:
+            names = ", ".join(VendorApp.objects.values_list("name", flat=True)) or "none yet"
+            raise CommandError(
+                f"--app: no vendor app named {name!r} (apps: {names}).", returncode=EXIT_BAD_INPUT
+            ) from None
+
+    def existing(self, ids):
+        bans = bans_by_id(ids)
+        missing = sorted(set(ids) - {b.pk for b in bans})
+        if missing:
+            raise CommandError(
+                f"No ban with id {', '.join(map(str, missing))}.", returncode=EXIT_BAD_INPUT
+            )
+        return bans
+
+    def do_kick(self, options):
+        app = self.app(options["app"])
+        return services.kick(
+            app=app,
+            room=services.room_for(app=app, room_id=options["room"]),
+            user_ids=",".join(options["users"]),
+            reason=options["reason"],
+            actor=self.actor(options),
+        )
+
+    def do_ban(self, options):
+        app = self.app(options["app"])
+        if options["every_room"]:
+            scope, room = Ban.Scope.USER_EVERYWHERE, None
+        else:
+            room = services.room_for(app=app, room_id=options["room"])
+            scope = Ban.Scope.WHOLE_ROOM if options["whole_room"] else Ban.Scope.USER_IN_ROOM
+        return services.ban(
+            app=app,
+            scope=scope,
+            room=room,
+            user_ids=",".join(options["users"]),
+            seconds=parse_duration(options["duration"]),
+            reason=options["reason"],
+            actor=self.actor(options),
+        )
+
+    def do_lift(self, options):
+        actor = self.actor(options)
+        return [
+            services.lift(ban=b, reason=options["reason"], actor=actor)
+            for b in self.existing(options["ids"])
+        ]
+
+    def do_change(self, options):
+        actor, seconds = self.actor(options), parse_duration(options["duration"])
+        return [
+            services.change(ban=b, seconds=seconds, reason=options["reason"], actor=actor)
+            for b in self.existing(options["ids"])
+        ]
+
+    def do_show(self, options):
+        return self.existing(options["ids"])
+
+    def wait(self, bans, seconds):
+        ids = [b.pk for b in bans]
+        deadline = time.monotonic() + seconds
+        while True:
+            bans = bans_by_id(ids)
+            if time.monotonic() >= deadline or all(b.status != Ban.Status.PENDING for b in bans):
+                return bans
+            time.sleep(0.1)
+
+    def report(self, bans, as_json):
+        if as_json:
+            self.stdout.write(json.dumps([ban_as_dict(b) for b in bans], indent=2))
+            return
+        for b in bans:
+            target = b.user_id or "(whole room)"
+            where = b.room.room_id if b.room else "(every room)"
+            line = f"#{b.pk} {b.kind} {target} @ {where} [{b.app.name}]: {b.status}"
+            if b.vendor_message:
+                line += f" — {b.vendor_message}"
+            self.stdout.write(line)
+
+
+def _describe(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(
+            f"{'--' + field.replace('_ids', '').replace('_', '-') if field != '__all__' else ''}"
+            f"{': ' if field != '__all__' else ''}{' '.join(messages)}"
+            for field, messages in exc.message_dict.items()
+        )
+    return " ".join(exc.messages)
