@@ -299,7 +299,9 @@ def lift(*, ban: Ban, reason: str, actor) -> Ban:
     """Ends a ban early."""
     reason = clean_reason(reason)
     with transaction.atomic():
-        ban = Ban.objects.select_for_update().select_related("app", "room").get(pk=ban.pk)
+        ban = (
+            Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+        )
         if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
             raise ValidationError(
                 _("Only a pending or active ban can be lifted; this one is %(status)s.")
@@ -332,7 +334,9 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
     seconds = clean_seconds(seconds)
     reason = clean_reason(reason)
     with transaction.atomic():
-        ban = Ban.objects.select_for_update().select_related("app", "room").get(pk=ban.pk)
+        ban = (
+            Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+        )
         if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
             raise ValidationError(
                 _("Only a pending or active ban can be changed; this one is %(status)s.")

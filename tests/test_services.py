@@ -330,8 +330,15 @@ def test_a_permanent_volcengine_ban_is_reapplied_before_the_vendor_window_ends(
     app = emulated_app("volcengine")
     room = services.room_for(app=app, room_id="lobby")
     monkeypatch.setattr(services, "dispatch", lambda ids: True)
-    (ban,) = services.ban(app=app, scope=Ban.Scope.USER_IN_ROOM, room=room, user_ids=["u1"],
-                         seconds=None, reason="ban evader", actor=moderator)
+    (ban,) = services.ban(
+        app=app,
+        scope=Ban.Scope.USER_IN_ROOM,
+        room=room,
+        user_ids=["u1"],
+        seconds=None,
+        reason="ban evader",
+        actor=moderator,
+    )
     services.apply(ban_ids=[ban.pk])
     ban.refresh_from_db()
     assert ban.vendor_until - ban.starts_at == timedelta(seconds=604800)
