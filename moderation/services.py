@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
 from .models import ID_MAX_LENGTH, Ban, ModerationLog, Room, Vendor, VendorApp, VendorCall
-from .ratelimit import wait_for_slot
+from .ratelimit import vendor_call_slot
 from .vendors import capabilities_for, client_for
 from .vendors.base import CallResult, VendorInputError, VendorRequest
 
@@ -499,8 +499,8 @@ def _vendor_window(caps, seconds: int | None) -> int:
 
 def _send(client, app: VendorApp, request: VendorRequest, bans: list[Ban], attempt: int):
     rate = app.rate_limits.get(request.action) or client.capabilities.rate_limits[request.action]
-    wait_for_slot(_redis(), app_pk=app.pk, action=request.action, rate=rate)
-    result = client.send(request)
+    with vendor_call_slot(_redis(), app_pk=app.pk, action=request.action, rate=rate):
+        result = client.send(request)
     call = VendorCall.objects.create(
         app=app,
         action=result.action,

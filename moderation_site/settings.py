@@ -166,8 +166,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Vendor calls: pace at this share of each documented rate limit.
-VENDOR_RATE_HEADROOM = env.float("VENDOR_RATE_HEADROOM", default=0.98)
+# Vendor calls: at most the documented number per second, counted over a second plus this
+# margin, which absorbs clock and network jitter between us and the vendor.
+VENDOR_RATE_MARGIN_SECONDS = env.float("VENDOR_RATE_MARGIN_SECONDS", default=0.02)
 # Retries of retryable vendor failures (throttling, 5xx, timeouts): attempts in all, and the
 # back-off before attempt n: min(cap, base * 2**(n-2)) seconds, with +-50 % jitter.
 VENDOR_MAX_ATTEMPTS = env.int("VENDOR_MAX_ATTEMPTS", default=6)
