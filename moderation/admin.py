@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Ban, ModerationLog, Room, VendorApp, VendorCall
+from .models import Ban, CannedReason, ModerationLog, Room, VendorApp, VendorCall
 
 admin.site.site_header = _("RTC moderation console")
 admin.site.site_title = _("RTC moderation")
@@ -134,3 +134,14 @@ class ModerationLogAdmin(ReadOnlyAdmin):
     search_fields = ["ban__user_id", "message"]
     list_select_related = ["ban", "ban__room", "actor"]
     show_full_result_count = False
+
+
+@admin.register(CannedReason)
+class CannedReasonAdmin(admin.ModelAdmin):
+    list_display = ["text", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["active"]
+    search_fields = ["text"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # retire instead: past bans keep their reason text either way

@@ -426,3 +426,22 @@ class ModerationLog(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.get_event_display()}: {self.ban}"
+
+
+class CannedReason(models.Model):
+    """A reason moderators pick instead of typing; supervisors keep the list."""
+
+    text = models.CharField(_("reason"), max_length=200, unique=True)
+    active = models.BooleanField(
+        _("in use"), default=True, help_text=_("Retired reasons are kept for history.")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("canned reason")
+        verbose_name_plural = _("canned reasons")
+        ordering = ["position", "text"]
+
+    def __str__(self):
+        return self.text

@@ -6,9 +6,17 @@ CREDENTIAL_MANAGERS = "Credential managers"
 
 ROLE_PERMISSIONS = {
     # Act on bans; see rooms to act in. Vendor apps (and so credentials) stay out of reach.
-    MODERATORS: ["add_ban", "view_ban", "lift_ban", "add_room", "view_room"],
-    # Read everything about bans, change nothing.
-    SUPERVISORS: ["view_ban", "view_room", "view_vendorcall", "view_moderationlog"],
+    MODERATORS: ["add_ban", "view_ban", "lift_ban", "add_room", "view_room", "view_cannedreason"],
+    # Read everything about bans and change none of it; keep the list of canned reasons.
+    SUPERVISORS: [
+        "view_ban",
+        "view_room",
+        "view_vendorcall",
+        "view_moderationlog",
+        "view_cannedreason",
+        "add_cannedreason",
+        "change_cannedreason",
+    ],
     CREDENTIAL_MANAGERS: [
         "add_vendorapp",
         "change_vendorapp",

@@ -10,6 +10,11 @@ EXPECTED = {
     "ban": {"moderator": {"list"}, "supervisor": {"list"}, "credential_manager": set()},
     "vendorcall": {"moderator": set(), "supervisor": {"list"}, "credential_manager": set()},
     "moderationlog": {"moderator": set(), "supervisor": {"list"}, "credential_manager": set()},
+    "cannedreason": {
+        "moderator": {"list"},
+        "supervisor": {"list", "add"},
+        "credential_manager": set(),
+    },
 }
 
 
@@ -38,12 +43,16 @@ def test_a_moderator_may_create_and_lift_bans_but_never_touch_vendor_apps(modera
 
 
 @pytest.mark.django_db
-def test_a_supervisor_reads_everything_about_bans_and_changes_nothing(supervisor):
+def test_a_supervisor_reads_everything_about_bans_and_changes_nothing_but_canned_reasons(
+    supervisor,
+):
     for model in ("ban", "room", "vendorcall", "moderationlog"):
         assert supervisor.has_perm(f"moderation.view_{model}")
         for action in ("add", "change", "delete"):
             assert not supervisor.has_perm(f"moderation.{action}_{model}")
     assert not supervisor.has_perm("moderation.lift_ban")
+    assert supervisor.has_perms(["moderation.add_cannedreason", "moderation.change_cannedreason"])
+    assert not supervisor.has_perm("moderation.delete_cannedreason")
     assert not supervisor.has_perm("moderation.view_vendorapp")
 
 
