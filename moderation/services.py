@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import django_rq
@@ -179,10 +180,23 @@ def room_for(*, app: VendorApp, room_id: str) -> Room:
     return room
 
 
-def kick(
-    *, app: VendorApp, room: Room, user_ids: Iterable[str] | str, reason: str, actor
-) -> list[Ban]:
-    """Removes users from a room now; they may rejoin at once."""
+@dataclass(frozen=True)
+class PreparedAction:
+    """A kick or ban that passed every check, ours and the vendor's, and is not yet saved."""
+
+    app: VendorApp
+    room: Room | None
+    kind: str
+    scope: str
+    user_ids: list[str]  # [""] for a whole room
+    seconds: int | None
+    effective_seconds: int | None
+    reason: str
+
+
+def prepare_kick(
+    *, app: VendorApp, room: Room, user_ids: Iterable[str] | str, reason: str
+) -> PreparedAction:
     _check_app(app)
     _check_room(app, room, required=True)
     user_ids = clean_user_ids(user_ids)
@@ -191,19 +205,10 @@ def kick(
     _validate_for_vendor(
         app, kind=kind, scope=scope, room=room, user_ids=user_ids, reason=reason, seconds=None
     )
-    return _create(
-        app=app,
-        room=room,
-        user_ids=user_ids,
-        kind=kind,
-        scope=scope,
-        seconds=None,
-        reason=reason,
-        actor=actor,
-    )
+    return PreparedAction(app, room, kind, scope, user_ids, None, None, reason)
 
 
-def ban(
+def prepare_ban(
     *,
     app: VendorApp,
     scope: str,
@@ -211,9 +216,7 @@ def ban(
     user_ids: Iterable[str] | str = (),
     seconds: int | None,
     reason: str,
-    actor,
-) -> list[Ban]:
-    """Keeps users (or everyone, for a whole room) out for `seconds`, or for good with None."""
+) -> PreparedAction:
     _check_app(app)
     if scope not in Ban.Scope.values:
         raise ValidationError(
@@ -239,16 +242,33 @@ def ban(
         reason=reason,
         seconds=seconds,
     )
-    return _create(
-        app=app,
-        room=room,
-        user_ids=user_ids,
-        kind=Ban.Kind.BAN,
-        scope=scope,
-        seconds=seconds,
-        reason=reason,
-        actor=actor,
+    return PreparedAction(
+        app, room, Ban.Kind.BAN, scope, user_ids, seconds, effective_seconds(app, seconds), reason
     )
+
+
+def kick(
+    *, app: VendorApp, room: Room, user_ids: Iterable[str] | str, reason: str, actor
+) -> list[Ban]:
+    """Removes users from a room now; they may rejoin at once."""
+    return _create(prepare_kick(app=app, room=room, user_ids=user_ids, reason=reason), actor)
+
+
+def ban(
+    *,
+    app: VendorApp,
+    scope: str,
+    room: Room | None = None,
+    user_ids: Iterable[str] | str = (),
+    seconds: int | None,
+    reason: str,
+    actor,
+) -> list[Ban]:
+    """Keeps users (or everyone, for a whole room) out for `seconds`, or for good with None."""
+    action = prepare_ban(
+        app=app, scope=scope, room=room, user_ids=user_ids, seconds=seconds, reason=reason
+    )
+    return _create(action, actor)
 
 
 def clean_user_ids_or_empty(user_ids) -> list[str]:
@@ -258,8 +278,10 @@ def clean_user_ids_or_empty(user_ids) -> list[str]:
         return []
 
 
-def _create(*, app, room, user_ids, kind, scope, seconds, reason, actor) -> list[Ban]:
-    effective = effective_seconds(app, seconds)
+def _create(action: PreparedAction, actor) -> list[Ban]:
+    app, room, kind, scope = action.app, action.room, action.kind, action.scope
+    user_ids, seconds, reason = action.user_ids, action.seconds, action.reason
+    effective = action.effective_seconds
     batch = uuid.uuid4()  # one moderator action, one batch
     with transaction.atomic():
         bans = Ban.objects.bulk_create(

@@ -12,7 +12,7 @@ os.environ.setdefault(
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DEBUG", "false")
 
-TEST_REDIS_DB = 15
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 _embedded_redis = None
 
 
