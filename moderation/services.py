@@ -164,8 +164,7 @@ def _validate_for_vendor(app: VendorApp, *, kind, scope, room, user_ids, reason,
 # --- Moderators' actions ----------------------------------------------------------------------
 
 
-def room_for(*, app: VendorApp, room_id: str) -> Room:
-    """The app's room with this vendor room id, recorded on first use."""
+def clean_room_id(room_id: str) -> str:
     room_id = (room_id or "").strip()
     if not room_id:
         raise ValidationError({"room": _("Enter a room ID.")})
@@ -176,7 +175,12 @@ def room_for(*, app: VendorApp, room_id: str) -> Room:
                 % {"max": ID_MAX_LENGTH}
             }
         )
-    room, _created = Room.objects.get_or_create(app=app, room_id=room_id)
+    return room_id
+
+
+def room_for(*, app: VendorApp, room_id: str) -> Room:
+    """The app's room with this vendor room id, recorded on first use."""
+    room, _created = Room.objects.get_or_create(app=app, room_id=clean_room_id(room_id))
     return room
 
 
