@@ -404,6 +404,37 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
     return ban
 
 
+def retry(*, ban: Ban, actor) -> Ban:
+    """Sends a failed kick or ban to the vendor again, e.g. after its credentials were fixed."""
+    with transaction.atomic():
+        ban = Ban.objects.select_for_update(of=("self",)).select_related("app").get(pk=ban.pk)
+        if ban.status != Status.FAILED:
+            raise ValidationError(
+                _("Only a failed kick or ban can be retried; this one is %(status)s.")
+                % {"status": ban.get_status_display()}
+            )
+        _check_app(ban.app)
+        ban.status = Status.PENDING
+        ban.claimed_at = ban.dispatched_at = None
+        ban.attempts = 0
+        ban.vendor_message = ""
+        ban.save(
+            update_fields=[
+                "status",
+                "claimed_at",
+                "dispatched_at",
+                "attempts",
+                "vendor_message",
+                "updated_at",
+            ]
+        )
+        ModerationLog.objects.create(
+            ban=ban, event=Event.RETRIED, actor=actor, message=_("Retried by a moderator.")
+        )
+        transaction.on_commit(lambda: dispatch([ban.pk]))
+    return ban
+
+
 # --- Queue ------------------------------------------------------------------------------------
 
 
