@@ -1,12 +1,26 @@
+from datetime import datetime, time, timedelta
+
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from . import admin_views
 from .models import Ban, CannedReason, ModerationLog, Room, VendorApp, VendorCall
+from .templatetags.moderation import duration, remaining
 
 admin.site.site_header = _("RTC moderation console")
 admin.site.site_title = _("RTC moderation")
 admin.site.index_title = _("Moderation")
+# Wide tables (ban history) need the room more than a second list of models does.
+admin.site.enable_nav_sidebar = False
+
+
+# --- Vendor apps (staff) ------------------------------------------------------------------------
 
 
 class VendorAppForm(forms.ModelForm):
@@ -71,18 +85,157 @@ class VendorAppAdmin(admin.ModelAdmin):
     list_display = ["name", "vendor", "vendor_app_id", "region", "enabled", "secret_is_set"]
     list_filter = ["vendor", "enabled", "region"]
     search_fields = ["name", "vendor_app_id"]
+    change_form_template = "admin/moderation/vendorapp/change_form.html"
+
+    class Media:
+        js = ["moderation/vendorapp.js"]
 
     @admin.display(boolean=True, description=_("secret set"))
     def secret_is_set(self, app):
         return bool(app.secret_ciphertext)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        app = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if app is not None:
+            extra["callback_url"] = request.build_absolute_uri(f"/callbacks/{app.callback_id}/")
+        return super().change_view(request, object_id, form_url, extra)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:app_id>/test/",
+                view(self._view(admin_views.test_connection)),
+                name="moderation_vendorapp_test",
+            ),
+        ] + super().get_urls()
+
+    def _view(self, function):
+        def wrapped(request, *args, **kwargs):
+            return function(self, request, *args, **kwargs)
+
+        return wrapped
+
+
+# --- Rooms ----------------------------------------------------------------------------------------
+
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["room_id", "label", "app", "last_seen_at"]
+    list_display = ["room_id", "label", "app", "last_seen_at", "moderate_buttons"]
     list_filter = ["app__vendor", "app"]
     search_fields = ["room_id", "label"]
     list_select_related = ["app"]
+    fields = ["app", "room_id", "label", "last_seen_at"]
+    change_form_template = "admin/moderation/room/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["app", "room_id", "last_seen_at"] if obj else ["last_seen_at"]
+
+    @admin.display(description=_("act"))
+    def moderate_buttons(self, room):
+        if not self._can_moderate:
+            return ""
+        url = reverse("admin:moderation_ban_moderate")
+        return format_html(
+            '<a class="button mod-kick" href="{}?room={}&action=kick">{}</a> '
+            '<a class="button mod-ban" href="{}?room={}&action=ban">{}</a>',
+            url,
+            room.pk,
+            _("Kick"),
+            url,
+            room.pk,
+            _("Ban"),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        self._can_moderate = request.user.has_perm("moderation.add_ban")
+        return super().changelist_view(request, extra_context)
+
+    def get_list_display(self, request):
+        fields = super().get_list_display(request)
+        if not request.user.has_perm("moderation.add_ban"):
+            return [f for f in fields if f != "moderate_buttons"]
+        return fields
+
+
+# --- Bans: the history, and the moderators' actions ---------------------------------------------
+
+
+class ActiveNowFilter(admin.SimpleListFilter):
+    title = _("in force")
+    parameter_name = "active_now"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("In force now"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=Ban.Status.ACTIVE).filter(
+                Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+            )
+        return queryset
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From / to dates (inclusive) typed in, in the viewer's time zone."""
+
+    template = "admin/moderation/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.since_key = f"{field_path}__since"
+        self.until_key = f"{field_path}__until"
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.since = self._date(params.pop(self.since_key, None))
+        self.until = self._date(params.pop(self.until_key, None))
+
+    @staticmethod
+    def _date(value):
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        try:
+            return parse_date(value) if value else None
+        except ValueError:
+            return None
+
+    def expected_parameters(self):
+        return [self.since_key, self.until_key]
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        zone = timezone.get_current_timezone()
+        if self.since:
+            queryset = queryset.filter(
+                **{f"{self.field_path}__gte": datetime.combine(self.since, time.min, zone)}
+            )
+        if self.until:
+            queryset = queryset.filter(
+                **{
+                    f"{self.field_path}__lt": datetime.combine(
+                        self.until + timedelta(days=1), time.min, zone
+                    )
+                }
+            )
+        return queryset
+
+    def choices(self, changelist):
+        return [
+            {
+                "since": self.since.isoformat() if self.since else "",
+                "until": self.until.isoformat() if self.until else "",
+                "since_key": self.since_key,
+                "until_key": self.until_key,
+                "other": [
+                    (key, value)
+                    for key, values in changelist.params.items()
+                    if key not in (self.since_key, self.until_key)
+                    for value in (values if isinstance(values, list) else [values])
+                ],
+            }
+        ]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -101,28 +254,182 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Ban)
 class BanAdmin(ReadOnlyAdmin):
     list_display = [
-        "user_id",
-        "room",
+        "id",
+        "target",
+        "room_link",
         "app",
-        "kind",
-        "scope",
-        "status",
-        "requested_seconds",
+        "kind_and_scope",
+        "status_badge",
+        "duration_label",
+        "remaining_label",
         "created_by",
         "created_at",
-        "expires_at",
     ]
-    list_filter = ["status", "kind", "scope", "app__vendor", "app"]
-    search_fields = ["user_id", "room__room_id", "reason"]
+    list_display_links = ["id", "target"]
+    list_filter = [
+        "status",
+        ActiveNowFilter,
+        "kind",
+        "scope",
+        "app__vendor",
+        "app",
+        "created_by",
+        ("created_at", DateRangeFilter),
+    ]
+    search_fields = ["=user_id", "=room__room_id", "reason"]
+    search_help_text = _("A user ID or room ID (exact), or words of the reason.")
     list_select_related = ["app", "room", "created_by"]
     show_full_result_count = False
+    list_per_page = 50
+    actions = ["lift_selected", "change_selected"]
+    change_list_template = "admin/moderation/ban/change_list.html"
+    change_form_template = "admin/moderation/ban/change_form.html"
+    fields = [
+        "kind",
+        "scope",
+        "app",
+        "room",
+        "user_id",
+        "status",
+        "requested_seconds",
+        "effective_seconds",
+        "reason",
+        "created_by",
+        "created_at",
+        "starts_at",
+        "expires_at",
+        "lifted_by",
+        "lifted_at",
+        "lift_reason",
+        "vendor_message",
+        "vendor_request_ids",
+        "batch",
+    ]
+
+    class Media:
+        css = {"all": ["moderation/moderation.css"]}
+        js = ["moderation/moderation.js"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+
+        def bind(function):
+            def wrapped(request, *args, **kwargs):
+                return function(self, request, *args, **kwargs)
+
+            return view(wrapped)
+
+        return [
+            path("moderate/", bind(admin_views.moderate), name="moderation_ban_moderate"),
+            path("batch/<str:batch_id>/", bind(admin_views.batch), name="moderation_ban_batch"),
+            path(
+                "batch/<str:batch_id>/status/",
+                bind(admin_views.batch_status),
+                name="moderation_ban_batch_status",
+            ),
+            path("timeline/", bind(admin_views.timeline), name="moderation_ban_timeline"),
+            path("export.csv", bind(admin_views.export_csv), name="moderation_ban_export"),
+            path("<int:ban_id>/lift/", bind(admin_views.lift), name="moderation_ban_lift"),
+            path(
+                "<int:ban_id>/duration/",
+                bind(admin_views.change_duration),
+                name="moderation_ban_duration",
+            ),
+            path("<int:ban_id>/retry/", bind(admin_views.retry), name="moderation_ban_retry"),
+        ] + super().get_urls()
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("moderation.lift_ban"):
+            actions.pop("lift_selected", None)
+            actions.pop("change_selected", None)
+        return actions
+
+    @admin.action(description=_("Lift selected bans"))
+    def lift_selected(self, request, queryset):
+        return admin_views._lift_or_change(self, request, list(queryset[:1000]), "lift", bulk=True)
+
+    @admin.action(description=_("Extend or shorten selected bans"))
+    def change_selected(self, request, queryset):
+        return admin_views._lift_or_change(
+            self, request, list(queryset[:1000]), "change", bulk=True
+        )
+
+    @admin.display(description=_("user"), ordering="user_id")
+    def target(self, ban):
+        if not ban.user_id:
+            return _("(whole room)")
+        url = reverse("admin:moderation_ban_timeline")
+        return format_html(
+            '<a href="{}?user={}" title="{}">{}</a>', url, ban.user_id, _("timeline"), ban.user_id
+        )
+
+    @admin.display(description=_("room"))
+    def room_link(self, ban):
+        return ban.room.room_id if ban.room_id else _("(every room)")
+
+    @admin.display(description=_("kind"))
+    def kind_and_scope(self, ban):
+        return ban.get_kind_display()
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, ban):
+        return format_html(
+            '<span class="ban-status ban-status-{}" title="{}">{}</span>',
+            ban.status,
+            ban.vendor_message,
+            ban.get_status_display(),
+        )
+
+    @admin.display(description=_("duration"))
+    def duration_label(self, ban):
+        if ban.kind == Ban.Kind.KICK:
+            return "—"
+        return duration(ban.effective_seconds)
+
+    @admin.display(description=_("time left"))
+    def remaining_label(self, ban):
+        return remaining(ban)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ban = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if ban is not None:
+            extra.update(
+                log=ban.log.select_related("actor").order_by("created_at", "id"),
+                calls=ban.calls.order_by("created_at", "id"),
+                remaining=remaining(ban),
+                can_lift=request.user.has_perm("moderation.lift_ban")
+                and ban.kind == Ban.Kind.BAN
+                and ban.status in (Ban.Status.PENDING, Ban.Status.ACTIVE),
+                can_retry=request.user.has_perm("moderation.add_ban")
+                and ban.status == Ban.Status.FAILED,
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {
+            "can_moderate": request.user.has_perm("moderation.add_ban"),
+            "export_query": request.GET.urlencode(),
+        }
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
 
 
 @admin.register(VendorCall)
 class VendorCallAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "app", "action", "ok", "http_status", "vendor_code", "latency_ms"]
+    list_display = [
+        "created_at",
+        "app",
+        "action",
+        "ok",
+        "http_status",
+        "vendor_code",
+        "vendor_request_id",
+        "attempt",
+        "latency_ms",
+    ]
     list_filter = ["ok", "retryable", "action", "app"]
-    search_fields = ["vendor_request_id", "vendor_code"]
+    search_fields = ["=vendor_request_id", "vendor_code"]
     list_select_related = ["app"]
     show_full_result_count = False
 
@@ -131,8 +438,8 @@ class VendorCallAdmin(ReadOnlyAdmin):
 class ModerationLogAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "event", "ban", "actor", "message"]
     list_filter = ["event"]
-    search_fields = ["ban__user_id", "message"]
-    list_select_related = ["ban", "ban__room", "actor"]
+    search_fields = ["=ban__user_id", "message"]
+    list_select_related = ["ban", "ban__room", "ban__app", "actor"]
     show_full_result_count = False
 
 

@@ -32,8 +32,8 @@ def describe(seconds: int | None) -> str:
     if seconds is None:
         return _("permanent")
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+    for unit, size in ((_("d"), 86400), (_("h"), 3600), (_("min"), 60), (_("s"), 1)):
         if seconds >= size:
             parts.append(f"{seconds // size} {unit}")
             seconds %= size
-    return " ".join(parts) or "0 s"
+    return " ".join(parts) or f"0 {_('s')}"

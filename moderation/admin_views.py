@@ -1,0 +1,479 @@
+"""The moderator's and supervisor's pages inside the admin: thin views over the services."""
+
+import csv
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import services
+from .credentials import CredentialError
+from .durations import describe
+from .forms import ChangeForm, LiftForm, ModerateForm, add_service_errors
+from .models import Ban, ModerationLog, Room, VendorApp, VendorCall
+from .templatetags.moderation import remaining
+from .vendors import VendorInputError, capabilities_for, client_for
+
+
+def _require(request, *perms):
+    if not request.user.has_perms([f"moderation.{p}" for p in perms]):
+        raise PermissionDenied
+
+
+def _context(model_admin, request, **extra):
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        **extra,
+    }
+
+
+# --- Kick and ban -----------------------------------------------------------------------------
+
+
+def moderate(model_admin, request):
+    """One form for kick and ban; a confirmation page; then the new bans' page."""
+    _require(request, "add_ban")
+    if request.method == "POST":
+        form = ModerateForm(request.POST)
+        if "edit" not in request.POST and form.is_valid():
+            try:
+                action = _prepare(form.cleaned_data)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                if "confirm" in request.POST:
+                    return _commit(request, action)
+                return TemplateResponse(
+                    request,
+                    "admin/moderation/ban/confirm.html",
+                    _context(
+                        model_admin,
+                        request,
+                        form=form,
+                        action=action,
+                        summary=_summary(action),
+                        title=_("Confirm"),
+                    ),
+                )
+    else:
+        form = ModerateForm(initial=_initial(request))
+    return TemplateResponse(
+        request,
+        "admin/moderation/ban/moderate.html",
+        _context(model_admin, request, form=form, title=_("Kick or ban")),
+    )
+
+
+def _initial(request):
+    initial = {}
+    room_pk = request.GET.get("room")
+    if room_pk and room_pk.isdigit():
+        room = Room.objects.filter(pk=room_pk).select_related("app").first()
+        if room:
+            initial.update(app=room.app, room=room.room_id)
+    if request.GET.get("action") == "kick":
+        initial["duration"] = "kick"
+    if request.GET.get("scope") in Ban.Scope.values:
+        initial["scope"] = request.GET["scope"]
+    if request.GET.get("user"):
+        initial["user_ids"] = request.GET["user"][:200]
+    return initial
+
+
+def _prepare(data):
+    app, scope = data["app"], data["scope"]
+    room = None
+    if scope != Ban.Scope.USER_EVERYWHERE:
+        room_id = services.clean_room_id(data.get("room", ""))
+        room = Room.objects.filter(app=app, room_id=room_id).first() or Room(
+            app=app, room_id=room_id
+        )
+    if data["kick"]:
+        return services.prepare_kick(
+            app=app, room=room, user_ids=data["user_ids"], reason=data["full_reason"]
+        )
+    return services.prepare_ban(
+        app=app,
+        scope=scope,
+        room=room,
+        user_ids=data["user_ids"] if scope != Ban.Scope.WHOLE_ROOM else (),
+        seconds=data["seconds"],
+        reason=data["full_reason"],
+    )
+
+
+def _commit(request, action):
+    room = action.room
+    if room is not None and room.pk is None:
+        room = services.room_for(app=action.app, room_id=room.room_id)
+    if action.kind == Ban.Kind.KICK:
+        bans = services.kick(
+            app=action.app,
+            room=room,
+            user_ids=action.user_ids,
+            reason=action.reason,
+            actor=request.user,
+        )
+    else:
+        bans = services.ban(
+            app=action.app,
+            scope=action.scope,
+            room=room,
+            user_ids=[u for u in action.user_ids if u],
+            seconds=action.seconds,
+            reason=action.reason,
+            actor=request.user,
+        )
+    messages.success(
+        request,
+        _("%(count)d sent to %(vendor)s.")
+        % {"count": len(bans), "vendor": action.app.get_vendor_display()},
+    )
+    return HttpResponseRedirect(reverse("admin:moderation_ban_batch", args=[bans[0].batch]))
+
+
+def _summary(action):
+    """What the moderator is about to do, in the vendor's terms."""
+    caps = capabilities_for(action.app.vendor)
+    vendor = action.app.get_vendor_display()
+    users = [u for u in action.user_ids if u]
+    if action.kind == Ban.Kind.KICK:
+        meaning = _("%(vendor)s removes them from the room now; they can rejoin at once.")
+    elif caps.native_ban:
+        meaning = _(
+            "%(vendor)s bans them itself for the whole duration (re-applied by us every "
+            "7 days for longer bans)."
+        )
+    elif action.scope == Ban.Scope.WHOLE_ROOM:
+        meaning = _(
+            "%(vendor)s can only close the room: it is closed now, and we keep refusing "
+            "entry (re-kicks and the ban check) until the ban ends."
+        )
+    else:
+        meaning = _(
+            "%(vendor)s can only kick: they are kicked now, and we keep them out (re-kicks "
+            "and the ban check) until the ban ends."
+        )
+    effective = describe(action.effective_seconds)
+    clamped = action.seconds is not None and action.effective_seconds != action.seconds
+    return {
+        "kind": action.kind,
+        "users": users,
+        "count": len(users),
+        "app": action.app,
+        "vendor": vendor,
+        "room": action.room.room_id if action.room else None,
+        "scope": action.scope,
+        "requested": describe(action.seconds) if action.kind == Ban.Kind.BAN else None,
+        "effective": effective if action.kind == Ban.Kind.BAN else None,
+        "clamped": clamped,
+        "meaning": meaning % {"vendor": vendor},
+        "reason": action.reason,
+    }
+
+
+# --- The bans of one action, live ---------------------------------------------------------------
+
+
+def batch(model_admin, request, batch_id):
+    _require(request, "view_ban")
+    bans = _batch_bans(batch_id)
+    return TemplateResponse(
+        request,
+        "admin/moderation/ban/batch.html",
+        _context(
+            model_admin,
+            request,
+            bans=bans,
+            batch_id=batch_id,
+            title=_("Sent to the vendor"),
+            can_retry=request.user.has_perm("moderation.add_ban"),
+        ),
+    )
+
+
+def batch_status(model_admin, request, batch_id):
+    _require(request, "view_ban")
+    return JsonResponse(
+        {"bans": [{**_status_fields(b), "id": b.pk} for b in _batch_bans(batch_id)]}
+    )
+
+
+def _batch_bans(batch_id):
+    try:
+        batch_uuid = uuid.UUID(str(batch_id))
+    except ValueError:
+        raise Http404 from None
+    bans = list(Ban.objects.filter(batch=batch_uuid).select_related("app", "room").order_by("pk"))
+    if not bans:
+        raise Http404
+    return bans
+
+
+def _status_fields(ban):
+    return {
+        "status": ban.status,
+        "status_label": ban.get_status_display(),
+        "vendor_message": ban.vendor_message,
+        "remaining": remaining(ban),
+        "final": ban.status != Ban.Status.PENDING,
+    }
+
+
+def retry(model_admin, request, ban_id):
+    _require(request, "add_ban")
+    if request.method != "POST":
+        raise PermissionDenied
+    ban = get_object_or_404(Ban, pk=ban_id)
+    try:
+        services.retry(ban=ban, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Sent again."))
+    return HttpResponseRedirect(
+        request.POST.get("next") or reverse("admin:moderation_ban_change", args=[ban.pk])
+    )
+
+
+# --- Lift and change, one ban or many -----------------------------------------------------------
+
+
+def lift(model_admin, request, ban_id):
+    return _lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "lift")
+
+
+def change_duration(model_admin, request, ban_id):
+    return _lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "change")
+
+
+def _lift_or_change(model_admin, request, bans, what, *, bulk=False):
+    _require(request, "lift_ban")
+    form_class = LiftForm if what == "lift" else ChangeForm
+    form = form_class(
+        request.POST if request.method == "POST" and "apply" in request.POST else None
+    )
+    open_bans = [
+        b
+        for b in bans
+        if b.kind == Ban.Kind.BAN and b.status in (Ban.Status.PENDING, Ban.Status.ACTIVE)
+    ]
+    if form.is_bound and form.is_valid():
+        done, errors = 0, []
+        for ban in open_bans:
+            try:
+                if what == "lift":
+                    services.lift(
+                        ban=ban, reason=form.cleaned_data["full_reason"], actor=request.user
+                    )
+                else:
+                    services.change(
+                        ban=ban,
+                        seconds=form.cleaned_data["seconds"],
+                        reason=form.cleaned_data["full_reason"],
+                        actor=request.user,
+                    )
+                done += 1
+            except ValidationError as error:
+                if len(open_bans) == 1:
+                    add_service_errors(form, error)
+                errors.append(f"#{ban.pk}: {' '.join(error.messages)}")
+        if done or not (len(open_bans) == 1 and form.errors):
+            text = (
+                _("%(count)d ban(s) lifted.") if what == "lift" else _("%(count)d ban(s) changed.")
+            )
+            messages.success(request, text % {"count": done})
+            for error in errors:
+                messages.error(request, error)
+            if len(bans) == 1:
+                return HttpResponseRedirect(
+                    reverse("admin:moderation_ban_change", args=[bans[0].pk])
+                )
+            return HttpResponseRedirect(reverse("admin:moderation_ban_changelist"))
+    title = _("Lift ban") if what == "lift" else _("Extend or shorten ban")
+    return TemplateResponse(
+        request,
+        "admin/moderation/ban/lift_or_change.html",
+        _context(
+            model_admin,
+            request,
+            form=form,
+            what=what,
+            bans=bans,
+            open_bans=open_bans,
+            skipped=len(bans) - len(open_bans),
+            bulk=bulk,
+            title=title,
+            action_name="lift_selected" if what == "lift" else "change_selected",
+        ),
+    )
+
+
+# --- Supervisors: timeline and export -----------------------------------------------------------
+
+
+def timeline(model_admin, request):
+    """Everything that happened to one user id, across rooms and apps."""
+    _require(request, "view_ban")
+    user_id = (request.GET.get("user") or "").strip()[:200]
+    entries = []
+    if user_id:
+        entries = list(
+            ModerationLog.objects.filter(ban__user_id=user_id)
+            .select_related("ban", "ban__app", "ban__room", "actor")
+            .order_by("-created_at", "-id")[:500]
+        )
+        calls = {}
+        for call in (
+            VendorCall.objects.filter(bans__user_id=user_id)
+            .prefetch_related("bans")
+            .order_by("created_at")[:2000]
+        ):
+            for ban in call.bans.all():
+                calls.setdefault(ban.pk, []).append(call)
+        for entry in entries:
+            entry.vendor_calls = _calls_for(entry, calls.get(entry.ban_id, []))
+    return TemplateResponse(
+        request,
+        "admin/moderation/ban/timeline.html",
+        _context(
+            model_admin,
+            request,
+            user_id=user_id,
+            entries=entries,
+            title=_("Timeline of %(user)s") % {"user": user_id} if user_id else _("User timeline"),
+        ),
+    )
+
+
+def _calls_for(entry, calls):
+    """The vendor calls that belong to a log entry: the one it names, or none."""
+    request_id = (entry.details or {}).get("request_id")
+    if request_id:
+        return [c for c in calls if c.vendor_request_id == request_id]
+    if entry.event in ("failed", "retried"):
+        attempt = (entry.details or {}).get("attempt")
+        return [c for c in calls if attempt and c.attempt == attempt and not c.ok][-1:]
+    return []
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "kind",
+    "scope",
+    "status",
+    "vendor",
+    "app",
+    "room",
+    "user_id",
+    "requested_seconds",
+    "effective_seconds",
+    "starts_at",
+    "expires_at",
+    "reason",
+    "created_by",
+    "lifted_by",
+    "lifted_at",
+    "lift_reason",
+    "vendor_message",
+    "vendor_request_ids",
+]
+
+
+def export_csv(model_admin, request):
+    """Exactly the rows the history page shows with the same filters, streamed."""
+    _require(request, "view_ban")
+    changelist = model_admin.get_changelist_instance(request)
+    queryset = (
+        changelist.get_queryset(request)
+        .select_related("app", "room", "created_by", "lifted_by")
+        .order_by("-created_at", "-id")
+    )
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield "\ufeff"  # so spreadsheet programs read UTF-8 (Chinese reasons)
+        yield writer.writerow(EXPORT_COLUMNS)
+        for ban in queryset.iterator(chunk_size=2000):
+            yield writer.writerow(_export_row(ban))
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="bans-{stamp}.csv"'
+    return response
+
+
+def _export_row(ban):
+    def when(value):
+        return value.isoformat() if value else ""
+
+    return [
+        ban.pk,
+        when(ban.created_at),
+        ban.kind,
+        ban.scope,
+        ban.status,
+        ban.app.vendor,
+        ban.app.name,
+        ban.room.room_id if ban.room_id else "",
+        ban.user_id,
+        "" if ban.requested_seconds is None else ban.requested_seconds,
+        "" if ban.effective_seconds is None else ban.effective_seconds,
+        when(ban.starts_at),
+        when(ban.expires_at),
+        _safe_cell(ban.reason),
+        ban.created_by.get_username() if ban.created_by_id else "",
+        ban.lifted_by.get_username() if ban.lifted_by_id else "",
+        when(ban.lifted_at),
+        _safe_cell(ban.lift_reason),
+        _safe_cell(ban.vendor_message),
+        " ".join(ban.vendor_request_ids or []),
+    ]
+
+
+def _safe_cell(text):
+    # A reason typed by anyone must not run as a formula in a spreadsheet.
+    return "'" + text if text and text[0] in "=+-@\t\r" else text
+
+
+# --- Staff: vendor apps ------------------------------------------------------------------------
+
+
+def test_connection(model_admin, request, app_id):
+    _require(request, "change_vendorapp")
+    if request.method != "POST":
+        raise PermissionDenied
+    app = get_object_or_404(VendorApp, pk=app_id)
+    try:
+        client = client_for(app.connection(), timeout=(3.05, 10))
+    except (VendorInputError, CredentialError) as exc:
+        messages.error(
+            request,
+            _("Cannot call %(vendor)s: %(error)s")
+            % {"vendor": app.get_vendor_display(), "error": getattr(exc, "message", str(exc))},
+        )
+    else:
+        try:
+            result = client.test_connection()
+        finally:
+            client.close()
+        level = messages.success if result.ok else messages.error
+        level(
+            request,
+            _("%(vendor)s answered: %(message)s")
+            % {"vendor": app.get_vendor_display(), "message": result.message},
+        )
+    return HttpResponseRedirect(reverse("admin:moderation_vendorapp_change", args=[app.pk]))

@@ -1,0 +1,162 @@
+"""Forms moderators fill in. They collect input; the services decide what is valid."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .durations import parse_duration
+from .models import Ban, CannedReason, VendorApp
+
+KICK_ONLY = "kick"
+CUSTOM = "custom"
+DURATION_PRESETS = [
+    (KICK_ONLY, _("Kick only")),
+    ("600", _("10 minutes")),
+    ("3600", _("1 hour")),
+    ("86400", _("1 day")),
+    ("604800", _("7 days")),
+    ("permanent", _("Permanent")),
+    (CUSTOM, _("Custom")),
+]
+
+
+class ReasonMixin:
+    """A canned reason, free text, or both ("Spam — links in chat")."""
+
+    def clean_reason_fields(self, cleaned):
+        canned, text = cleaned.get("canned_reason"), (cleaned.get("reason") or "").strip()
+        parts = [p for p in (canned.text if canned else "", text) if p]
+        if not parts:
+            self.add_error("reason", _("Pick a reason or type one: it is kept in the history."))
+        cleaned["full_reason"] = " — ".join(parts)
+
+
+def reason_fields():
+    canned = forms.ModelChoiceField(
+        label=_("Reason"),
+        queryset=CannedReason.objects.filter(active=True),
+        required=False,
+        empty_label=_("(type a reason below)"),
+    )
+    text = forms.CharField(
+        label=_("Details"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Free text, added to the reason picked above."),
+    )
+    return canned, text
+
+
+class ModerateForm(ReasonMixin, forms.Form):
+    """Kick or ban: who, where, for how long, and why."""
+
+    app = forms.ModelChoiceField(
+        label=_("App"), queryset=VendorApp.objects.filter(enabled=True), empty_label=None
+    )
+    scope = forms.ChoiceField(
+        label=_("Whom"),
+        choices=[
+            (Ban.Scope.USER_IN_ROOM, _("These users, in this room")),
+            (Ban.Scope.WHOLE_ROOM, _("Everyone in this room (whole room)")),
+            (Ban.Scope.USER_EVERYWHERE, _("These users, in every room of the app")),
+        ],
+        initial=Ban.Scope.USER_IN_ROOM,
+        widget=forms.RadioSelect,
+    )
+    room = forms.CharField(
+        label=_("Room ID"),
+        required=False,
+        max_length=200,
+        help_text=_("The vendor's room ID. Not needed for a ban in every room."),
+    )
+    user_ids = forms.CharField(
+        label=_("User IDs"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "user001\nuser002, user003"}),
+        help_text=_("One per line or comma-separated; duplicates are dropped. Any number."),
+    )
+    duration = forms.ChoiceField(
+        label=_("Duration"),
+        choices=DURATION_PRESETS,
+        initial="3600",
+        widget=forms.RadioSelect,
+    )
+    custom_duration = forms.CharField(
+        label=_("Custom duration"),
+        required=False,
+        max_length=20,
+        help_text=_("e.g. 90m, 12h, 3d, 2w"),
+    )
+    canned_reason, reason = reason_fields()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_reason_fields(cleaned)
+        choice = cleaned.get("duration")
+        cleaned["kick"] = choice == KICK_ONLY
+        cleaned["seconds"] = None
+        if choice == CUSTOM:
+            try:
+                cleaned["seconds"] = parse_duration(cleaned.get("custom_duration", ""))
+            except ValidationError as exc:
+                self.add_error("custom_duration", exc.message_dict["duration"])
+        elif choice and choice not in (KICK_ONLY, "permanent"):
+            cleaned["seconds"] = int(choice)
+        if cleaned["kick"] and cleaned.get("scope") != Ban.Scope.USER_IN_ROOM:
+            self.add_error(
+                "duration",
+                _(
+                    "Kick only works on users in one room: choose a duration to ban a whole room "
+                    "or users in every room."
+                ),
+            )
+        return cleaned
+
+
+class LiftForm(ReasonMixin, forms.Form):
+    canned_reason, reason = reason_fields()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_reason_fields(cleaned)
+        return cleaned
+
+
+class ChangeForm(ReasonMixin, forms.Form):
+    duration = forms.CharField(
+        label=_("New total duration"),
+        max_length=20,
+        help_text=_(
+            "Counted from the ban's start: 2h, 3d, 2w or permanent. Longer extends, "
+            "shorter shortens."
+        ),
+    )
+    canned_reason, reason = reason_fields()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_reason_fields(cleaned)
+        try:
+            cleaned["seconds"] = parse_duration(cleaned.get("duration", ""))
+        except ValidationError as exc:
+            self.add_error("duration", exc.message_dict["duration"])
+        return cleaned
+
+
+def add_service_errors(form, error: ValidationError):
+    """Puts a service's ValidationError on the form field it names (or on the whole form)."""
+    fields = {
+        "user_ids": "user_ids",
+        "reason": "reason",
+        "room": "room",
+        "app": "app",
+        "scope": "scope",
+        "duration": "duration",
+    }
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            target = fields.get(field)
+            form.add_error(target if target in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)

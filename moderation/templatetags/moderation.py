@@ -1,0 +1,41 @@
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from moderation.durations import describe
+from moderation.models import Ban
+
+register = template.Library()
+
+
+def _span(seconds: int) -> str:
+    """2 h 5 min, 3 d 4 h, 45 s: the two largest units a moderator needs."""
+    units = [(86400, _("d")), (3600, _("h")), (60, _("min")), (1, _("s"))]
+    parts = []
+    for size, label in units:
+        if seconds >= size or (not parts and size == 1):
+            parts.append(f"{seconds // size} {label}")
+            seconds %= size
+        if len(parts) == 2:
+            break
+    return " ".join(parts)
+
+
+@register.filter
+def remaining(ban: Ban) -> str:
+    """'expires in 2 h 5 min', 'permanent' or '' for bans that are not in force."""
+    if ban.kind != Ban.Kind.BAN or ban.status not in (Ban.Status.ACTIVE, Ban.Status.PENDING):
+        return ""
+    if ban.status == Ban.Status.PENDING:
+        return _("starts when the vendor confirms")
+    if ban.expires_at is None:
+        return _("permanent")
+    left = int((ban.expires_at - timezone.now()).total_seconds())
+    if left <= 0:
+        return _("ending now")
+    return _("expires in %(time)s") % {"time": _span(left)}
+
+
+@register.filter
+def duration(seconds) -> str:
+    return describe(seconds)
