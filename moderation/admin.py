@@ -238,6 +238,33 @@ class DateRangeFilter(admin.FieldListFilter):
         ]
 
 
+class RoomIdFilter(admin.SimpleListFilter):
+    """A typed room ID: an app may have more rooms than a list of links can show."""
+
+    title = _("room")
+    parameter_name = "room_id"
+    template = "admin/moderation/text_filter.html"
+
+    def lookups(self, request, model_admin):
+        return [("", "")]  # has_output() needs one; the template shows a text box instead
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        return queryset.filter(room__room_id=value) if value else queryset
+
+    def choices(self, changelist):
+        yield {
+            "value": self.value() or "",
+            "parameter": self.parameter_name,
+            "other": [
+                (key, value)
+                for key, values in changelist.params.items()
+                if key != self.parameter_name
+                for value in (values if isinstance(values, list) else [values])
+            ],
+        }
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records written only by the services: viewable, never edited by hand."""
 
@@ -273,6 +300,7 @@ class BanAdmin(ReadOnlyAdmin):
         "scope",
         "app__vendor",
         "app",
+        RoomIdFilter,
         "created_by",
         ("created_at", DateRangeFilter),
     ]

@@ -1,0 +1,277 @@
+"""The moderator's and supervisor's pages, through Django's test client (browser tests walk them too)."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from moderation import services
+from moderation.models import Ban, CannedReason, ModerationLog
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def no_queue(monkeypatch):
+    """These tests look at what the pages record; the vendor work is other tests' business."""
+    monkeypatch.setattr(services, "dispatch", lambda ids: True)
+
+
+def moderate_form(app, **changes):
+    data = {
+        "app": app.pk,
+        "scope": "user_in_room",
+        "room": "live-1001",
+        "user_ids": "troll1\ntroll2, troll3\ntroll1",
+        "duration": "3600",
+        "custom_duration": "",
+        "canned_reason": "",
+        "reason": "flooding the chat",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_form_asks_for_confirmation_before_anything_is_sent(
+    client, moderator, emulated_app, no_queue
+):
+    app = emulated_app("zego")
+    client.force_login(moderator)
+    url = reverse("admin:moderation_ban_moderate")
+
+    preview = client.post(url, moderate_form(app, preview="Review"))
+
+    assert preview.status_code == 200
+    assert b"Ban 3 users?" in preview.content
+    assert b"ZEGO can only kick" in preview.content
+    assert not Ban.objects.exists()
+
+    confirmed = client.post(url, moderate_form(app, confirm="Yes"))
+
+    bans = list(Ban.objects.order_by("pk"))
+    assert [b.user_id for b in bans] == ["troll1", "troll2", "troll3"]
+    assert {b.created_by for b in bans} == {moderator}
+    assert confirmed.url == reverse("admin:moderation_ban_batch", args=[bans[0].batch])
+
+
+def test_the_confirmation_shows_volcengines_minimum_duration(
+    client, moderator, emulated_app, no_queue
+):
+    app = emulated_app("volcengine")
+    client.force_login(moderator)
+    page = client.post(
+        reverse("admin:moderation_ban_moderate"),
+        moderate_form(app, duration="custom", custom_duration="5s", preview="Review"),
+    )
+    assert b"10 s" in page.content
+    assert b"minimum; you asked for 5 s" in page.content
+
+
+def test_bad_input_is_shown_on_the_field_it_concerns(client, moderator, emulated_app, no_queue):
+    app = emulated_app("zego")
+    client.force_login(moderator)
+    url = reverse("admin:moderation_ban_moderate")
+    cases = [
+        ({"user_ids": " , "}, "user_ids", "Enter at least one user ID."),
+        ({"duration": "custom", "custom_duration": "-5"}, "custom_duration", "Type a duration"),
+        ({"reason": ""}, "reason", "Pick a reason or type one"),
+        ({"reason": "原因" * 50}, "reason", "256"),
+        ({"room": ""}, "room", "Enter a room ID."),
+        ({"scope": "whole_room", "duration": "kick"}, "duration", "Kick only works"),
+    ]
+    for changes, field, message in cases:
+        page = client.post(url, moderate_form(app, preview="Review", **changes))
+        assert page.status_code == 200, changes
+        assert message in str(page.context["form"].errors.get(field)), (
+            changes,
+            page.context["form"].errors,
+        )
+    assert not Ban.objects.exists()
+
+
+def test_a_canned_reason_and_details_are_kept_together(client, moderator, emulated_app, no_queue):
+    app = emulated_app("tencent")
+    reason = CannedReason.objects.get(text="Spam or advertising")
+    client.force_login(moderator)
+    client.post(
+        reverse("admin:moderation_ban_moderate"),
+        moderate_form(
+            app, room="1234", canned_reason=reason.pk, reason="links in chat", confirm="Yes"
+        ),
+    )
+    assert set(Ban.objects.values_list("reason", flat=True)) == {
+        "Spam or advertising — links in chat"
+    }
+
+
+def test_lift_and_change_from_the_ban_page_are_recorded_with_their_reason(
+    client, moderator, emulated_app, no_queue
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    first, second = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["a", "b"],
+        seconds=600,
+        reason="x",
+        actor=moderator,
+    )
+    client.force_login(moderator)
+
+    client.post(
+        reverse("admin:moderation_ban_lift", args=[first.pk]),
+        {"reason": "appeal accepted", "apply": "1"},
+    )
+    client.post(
+        reverse("admin:moderation_ban_duration", args=[second.pk]),
+        {"duration": "2h", "reason": "repeat offender", "apply": "1"},
+    )
+
+    assert Ban.objects.get(pk=first.pk).status == Ban.Status.LIFTED
+    assert Ban.objects.get(pk=second.pk).requested_seconds == 7200
+    assert ModerationLog.objects.get(ban=first, event="lifted").message == "appeal accepted"
+
+
+def test_a_bulk_lift_asks_for_a_reason_then_lifts_every_selected_ban(
+    client, moderator, emulated_app, no_queue
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    bans = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["a", "b", "c"],
+        seconds=600,
+        reason="x",
+        actor=moderator,
+    )
+    client.force_login(moderator)
+    url = reverse("admin:moderation_ban_changelist")
+    selected = {"action": "lift_selected", "_selected_action": [b.pk for b in bans[:2]]}
+
+    page = client.post(url, {**selected, "index": "0"})
+    assert b"Lift 2 bans?" in page.content
+    client.post(url, {**selected, "reason": "mass appeal", "apply": "1"})
+
+    assert list(Ban.objects.order_by("pk").values_list("status", flat=True)) == [
+        "lifted",
+        "lifted",
+        "pending",
+    ]
+
+
+def test_the_export_has_exactly_the_filtered_rows(
+    client, supervisor, moderator, emulated_app, no_queue
+):
+    zego, tencent = emulated_app("zego"), emulated_app("tencent")
+    z_room = services.room_for(app=zego, room_id="live-1001")
+    t_room = services.room_for(app=tencent, room_id="1234")
+    services.ban(
+        app=zego,
+        scope="user_in_room",
+        room=z_room,
+        user_ids=["a", "b"],
+        seconds=60,
+        reason="=HYPERLINK(evil)",
+        actor=moderator,
+    )
+    services.kick(app=tencent, room=t_room, user_ids=["c"], reason="spam", actor=moderator)
+    client.force_login(supervisor)
+
+    response = client.get(reverse("admin:moderation_ban_export"), {"app__id__exact": zego.pk})
+
+    assert response.streaming
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
+    assert sorted(r["user_id"] for r in rows) == ["a", "b"]
+    assert {r["reason"] for r in rows} == {"'=HYPERLINK(evil)"}  # never a live formula
+
+
+def test_the_timeline_shows_everything_that_happened_to_a_user(
+    client, supervisor, moderator, emulated_app, no_queue
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    (ban,) = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["troll"],
+        seconds=60,
+        reason="x",
+        actor=moderator,
+    )
+    services.lift(ban=ban, reason="mistake", actor=moderator)
+    client.force_login(supervisor)
+    page = client.get(reverse("admin:moderation_ban_timeline"), {"user": "troll"})
+    assert [e.event for e in page.context["entries"]] == ["lifted", "created"]
+
+
+def test_a_supervisor_can_read_but_not_act(client, supervisor, moderator, emulated_app, no_queue):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    (ban,) = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["troll"],
+        seconds=60,
+        reason="x",
+        actor=moderator,
+    )
+    client.force_login(supervisor)
+    assert client.get(reverse("admin:moderation_ban_change", args=[ban.pk])).status_code == 200
+    for name in (
+        "admin:moderation_ban_lift",
+        "admin:moderation_ban_duration",
+        "admin:moderation_ban_retry",
+    ):
+        response = client.post(
+            reverse(name, args=[ban.pk]), {"reason": "x", "duration": "1h", "apply": "1"}
+        )
+        assert response.status_code == 403, name
+    assert (
+        client.post(
+            reverse("admin:moderation_ban_moderate"), moderate_form(app, confirm="Yes")
+        ).status_code
+        == 403
+    )
+    assert Ban.objects.get(pk=ban.pk).status == Ban.Status.PENDING
+    assert Ban.objects.count() == 1
+
+
+def test_test_connection_reports_what_the_vendor_said(client, credential_manager, emulated_app):
+    app = emulated_app("tencent")
+    client.force_login(credential_manager)
+    response = client.post(reverse("admin:moderation_vendorapp_test", args=[app.pk]), follow=True)
+    assert "Tencent TRTC answered: credentials accepted" in [
+        str(m) for m in response.context["messages"]
+    ]
+
+    app.secret = "not-the-secret"
+    app.save()
+    response = client.post(reverse("admin:moderation_vendorapp_test", args=[app.pk]), follow=True)
+    (message,) = [str(m) for m in response.context["messages"]]
+    assert "credentials" in message and "not-the-secret" not in response.content.decode()
+
+
+def test_the_history_filters_by_a_typed_room_id(
+    client, supervisor, moderator, emulated_app, no_queue
+):
+    app = emulated_app("zego")
+    for room_id, user in [("live-1", "a"), ("live-2", "b")]:
+        services.kick(
+            app=app,
+            room=services.room_for(app=app, room_id=room_id),
+            user_ids=[user],
+            reason="spam",
+            actor=moderator,
+        )
+    client.force_login(supervisor)
+    page = client.get(reverse("admin:moderation_ban_changelist"), {"room_id": "live-2"})
+    assert [b.user_id for b in page.context["cl"].result_list] == ["b"]
