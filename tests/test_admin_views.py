@@ -1,4 +1,4 @@
-"""The moderator's and supervisor's pages, through Django's test client (browser tests walk them too)."""
+"""The moderator and supervisor pages, through the test client (browser tests walk them too)."""
 
 import csv
 import io
