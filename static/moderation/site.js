@@ -7,3 +7,9 @@
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
   }
 })();
+
+// Choosing a language switches at once (the form also has a button without JavaScript).
+document.addEventListener("DOMContentLoaded", function () {
+  var select = document.getElementById("language-select");
+  if (select) select.addEventListener("change", function () { select.form.submit(); });
+});

@@ -1,0 +1,41 @@
+"""Key rotation: every secret moves to the first key, and the old key can then go."""
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from moderation.models import VendorApp
+
+from .conftest import ZEGO_SECRET
+
+pytestmark = pytest.mark.django_db
+
+
+def stored(app, field):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {field} FROM moderation_vendorapp WHERE id = %s", [app.pk])
+        return cursor.fetchone()[0]
+
+
+def test_every_secret_is_re_encrypted_under_the_first_key(zego_app, settings):
+    old, new = settings.CREDENTIAL_KEYS[0], Fernet.generate_key().decode()
+    zego_app.callback_secret = "callback-secret"
+    zego_app.save()
+    before = stored(zego_app, "secret_ciphertext")
+
+    settings.CREDENTIAL_KEYS = [new, old]
+    call_command("rotate_credentials")
+    settings.CREDENTIAL_KEYS = [new]  # the old key is gone
+
+    app = VendorApp.objects.get(pk=zego_app.pk)
+    assert (app.secret, app.callback_secret) == (ZEGO_SECRET, "callback-secret")
+    assert stored(zego_app, "secret_ciphertext") != before
+
+
+def test_an_unreadable_secret_stops_the_run_and_changes_nothing(zego_app, settings):
+    before = stored(zego_app, "secret_ciphertext")
+    settings.CREDENTIAL_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError, match="cannot be decrypted with any key"):
+        call_command("rotate_credentials")
+    assert stored(zego_app, "secret_ciphertext") == before
