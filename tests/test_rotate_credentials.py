@@ -3,7 +3,6 @@
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from moderation.models import VendorApp
 
@@ -13,9 +12,8 @@ pytestmark = pytest.mark.django_db
 
 
 def stored(app, field):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {field} FROM moderation_vendorapp WHERE id = %s", [app.pk])
-        return cursor.fetchone()[0]
+    """The column as stored: ciphertext."""
+    return VendorApp.objects.filter(pk=app.pk).values_list(field, flat=True).get()
 
 
 def test_every_secret_is_re_encrypted_under_the_first_key(zego_app, settings):
