@@ -6,10 +6,14 @@ As in healthchecks' transports, one table maps each vendor key to its class; the
 
 from __future__ import annotations
 
+from . import tencent, volcengine, zego
 from .base import (
     AppConnection,
+    CallbackInvalid,
+    CallbackRefused,
     CallResult,
     Capabilities,
+    RoomEvent,
     VendorClient,
     VendorInputError,
     VendorRequest,
@@ -38,8 +42,22 @@ def client_for(connection: AppConnection, **kw) -> VendorClient:
     return vendor_class(connection.vendor)(connection, **kw)
 
 
-def capabilities_for(vendor: str) -> Capabilities:
-    return vendor_class(vendor).capabilities
+def capabilities_for(vendor: str, *, native_ban: bool = False) -> Capabilities:
+    """What the vendor can do; `native_ban` for an account that enabled the vendor's own ban."""
+    return vendor_class(vendor).capabilities_with(native_ban=native_ban)
+
+
+# Each vendor module verifies and reads its own room callbacks: (headers, body, secret, app id)
+# -> RoomEvent | None, raising CallbackRefused (bad signature) or CallbackInvalid (bad body).
+CALLBACK_READERS = {
+    "volcengine": volcengine.read_callback,
+    "zego": zego.read_callback,
+    "tencent": tencent.read_callback,
+}
+
+
+def read_callback(vendor: str, headers, body: bytes, *, secret: str, app_id: str):
+    return CALLBACK_READERS[vendor](headers, body, secret=secret, app_id=app_id)
 
 
 __all__ = [
@@ -47,7 +65,10 @@ __all__ = [
     "VENDOR_CHOICES",
     "AppConnection",
     "CallResult",
+    "CallbackInvalid",
+    "CallbackRefused",
     "Capabilities",
+    "RoomEvent",
     "TencentClient",
     "VendorClient",
     "VendorInputError",
@@ -56,5 +77,6 @@ __all__ = [
     "ZegoClient",
     "capabilities_for",
     "client_for",
+    "read_callback",
     "vendor_class",
 ]

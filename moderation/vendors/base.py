@@ -12,9 +12,11 @@ a network or vendor failure: the job layer owns rate limiting and retries, and d
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -50,6 +52,8 @@ class AppConnection:
     access_key_id: str = ""
     secret: str = field(default="", repr=False)
     endpoint: str = ""
+    # ZEGO only: the account has SetForbidUserRule (enabled by ZEGO support on request).
+    native_ban: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Capabilities:
     every_room: bool  # one call acts on a user in every room of the app
     batch_size: int  # users per kick call
     rate_limits: dict[str, int]  # documented calls per second, per action
+    # The native ban also removes whoever it covers (Volcengine); ZEGO's only refuses logins.
+    native_ban_removes: bool = True
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,79 @@ def parse_endpoint(url: str) -> Endpoint:
     return Endpoint(parts.scheme, parts.netloc, unquote(parts.path).rstrip("/"))
 
 
+@dataclass(frozen=True)
+class RoomEvent:
+    """One room callback, verified and read: who entered or left which room, and when."""
+
+    JOIN: ClassVar[str] = "join"
+    LEAVE: ClassVar[str] = "leave"
+    CLOSE: ClassVar[str] = "close"  # the room ended: everyone left
+
+    kind: str
+    room_id: str
+    user_id: str  # "" for CLOSE
+    at_ms: int  # when it happened, in the vendor's clock (Unix milliseconds)
+    # Equal for every delivery of the same event (vendors retry): the deduplication key.
+    delivery_key: str
+    vendor_event: str  # the vendor's own name for it, e.g. room_login or 103
+    reason: str = ""
+    # When the vendor signed this delivery (Unix seconds), where it says: replays of old
+    # deliveries are refused by age, younger ones by the deduplication key.
+    sent_at: float | None = None
+
+
+class CallbackRefused(Exception):
+    """The callback's signature is missing or wrong: nothing in it may be believed (403)."""
+
+
+class CallbackInvalid(ValueError):
+    """The callback is signed but cannot be read: a malformed body or another app's (400)."""
+
+
+def delivery_key(*parts) -> str:
+    """A fixed-length key from the fields that identify one event across retried deliveries."""
+    material = "\x1f".join(str(part) for part in parts)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def callback_object(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise CallbackInvalid("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise CallbackInvalid("the body is not a JSON object")
+    return data
+
+
+def callback_text(data: dict, name: str, *, required: bool = True, max_length: int = 256) -> str:
+    """A field as text: vendors send numbers for some ids, strings for others."""
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise CallbackInvalid(f"{name} is missing")
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise CallbackInvalid(f"{name} must be text or a whole number")
+    text = str(value)
+    if len(text) > max_length or any(unicodedata.category(c)[0] == "C" for c in text):
+        raise CallbackInvalid(f"{name} is too long or contains control characters")
+    return text
+
+
+def callback_integer(data: dict, name: str, *, required: bool = True) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise CallbackInvalid(f"{name} is missing")
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise CallbackInvalid(f"{name} must be a whole number")
+    return value
+
+
 class VendorClient:
     """Base of the per-vendor clients: one `requests.Session` per app, no retries of its own.
 
@@ -190,6 +269,11 @@ class VendorClient:
 
     def __repr__(self):
         return f"<{type(self).__name__} app_id={self.connection.app_id!r}>"
+
+    @classmethod
+    def capabilities_with(cls, *, native_ban: bool = False) -> Capabilities:
+        """The capabilities of one app: a vendor may offer more to accounts that enabled it."""
+        return cls.capabilities
 
     def close(self):
         self.session.close()

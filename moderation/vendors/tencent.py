@@ -1,7 +1,10 @@
-"""Tencent Cloud TRTC API 3.0 (2019-07-22): RemoveUser / RemoveUserByStrRoomId, DismissRoom*."""
+"""Tencent Cloud TRTC API 3.0 (2019-07-22): RemoveUser / RemoveUserByStrRoomId, DismissRoom*;
+and the room event callbacks (103 enter, 104 exit, 102 dismiss)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -9,7 +12,21 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from .base import Capabilities, Envelope, HttpCall, VendorClient, VendorInputError, VendorRequest
+from .base import (
+    CallbackInvalid,
+    CallbackRefused,
+    Capabilities,
+    Envelope,
+    HttpCall,
+    RoomEvent,
+    VendorClient,
+    VendorInputError,
+    VendorRequest,
+    callback_integer,
+    callback_object,
+    callback_text,
+    delivery_key,
+)
 
 SERVICE = "trtc"
 
@@ -247,3 +264,67 @@ class TencentClient(VendorClient):
                 request_id=request_id,
             )
         return Envelope(ok=True, request_id=request_id)
+
+
+# --- room callbacks ----------------------------------------------------------------------------
+# POST JSON with the headers Sign = base64(HMAC-SHA256(callback key, raw body)) and SdkAppId.
+
+EVENT_GROUP_ROOM = 1
+DISMISS_ROOM, ENTER_ROOM, EXIT_ROOM = 102, 103, 104
+
+
+def callback_signature(*, secret: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
+    """Verifies and reads room events 102-104; None for the events the product ignores."""
+    sign = headers.get("Sign") or ""
+    if not sign:
+        raise CallbackRefused("the callback carries no Sign header")
+    try:
+        received = base64.b64decode(sign, validate=True)
+    except (binascii.Error, ValueError):
+        raise CallbackRefused("the Sign header is not base64") from None
+    expected = base64.b64decode(callback_signature(secret=secret, body=body))
+    if not hmac.compare_digest(expected, received):
+        raise CallbackRefused("the callback signature does not match the callback key")
+    sdk_app_id = headers.get("SdkAppId") or ""
+    if sdk_app_id and sdk_app_id.strip() != app_id:
+        raise CallbackInvalid(f"the callback is for SdkAppId {sdk_app_id[:20]!r}")
+    data = callback_object(body)
+    group = callback_integer(data, "EventGroupId")
+    event_type = callback_integer(data, "EventType")
+    if group != EVENT_GROUP_ROOM or event_type not in (DISMISS_ROOM, ENTER_ROOM, EXIT_ROOM):
+        return None
+    info = data.get("EventInfo")
+    if not isinstance(info, dict):
+        raise CallbackInvalid("EventInfo is missing")
+    room_id = callback_text(info, "RoomId", max_length=128)
+    user_id = "" if event_type == DISMISS_ROOM else callback_text(info, "UserId", max_length=128)
+    seconds = callback_integer(info, "EventTs")
+    milliseconds = callback_integer(info, "EventMsTs", required=False)
+    at_ms = milliseconds if milliseconds is not None else seconds * 1000
+    sent_ms = callback_integer(data, "CallbackTs", required=False)
+    kind = {DISMISS_ROOM: RoomEvent.CLOSE, ENTER_ROOM: RoomEvent.JOIN, EXIT_ROOM: RoomEvent.LEAVE}
+    return RoomEvent(
+        kind=kind[event_type],
+        room_id=room_id,
+        user_id=user_id,
+        at_ms=at_ms,
+        # CallbackTs changes with each retry; the event's own fields do not.
+        delivery_key=delivery_key(
+            "tencent",
+            group,
+            event_type,
+            room_id,
+            user_id,
+            seconds,
+            milliseconds,
+            callback_text(info, "UniqueId", required=False, max_length=64),
+        ),
+        vendor_event=str(event_type),
+        reason=callback_text(info, "Reason", required=False, max_length=32),
+        sent_at=sent_ms / 1000 if sent_ms is not None else None,
+    )

@@ -1,4 +1,5 @@
-"""Volcengine RTC OpenAPI: BanRoomUser, UpdateBanRoomUserRule, KickUser, DismissRoom."""
+"""Volcengine RTC OpenAPI: BanRoomUser, UpdateBanRoomUserRule, KickUser, DismissRoom; and the
+UserJoinRoom / UserLeaveRoom / RoomDestroy callbacks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from .base import Capabilities, Envelope, HttpCall, VendorClient, VendorInputError, VendorRequest
+from .base import (
+    CallbackInvalid,
+    CallbackRefused,
+    Capabilities,
+    Envelope,
+    HttpCall,
+    RoomEvent,
+    VendorClient,
+    VendorInputError,
+    VendorRequest,
+    callback_integer,
+    callback_object,
+    callback_text,
+    delivery_key,
+)
 
 SERVICE = "rtc"
 
@@ -281,3 +296,84 @@ class VolcengineClient(VendorClient):
                 request_id=request_id,
             )
         return Envelope(ok=True, request_id=request_id)
+
+
+# --- room callbacks ----------------------------------------------------------------------------
+# POST JSON: EventType, EventData (a JSON string), EventTime, EventId, AppId, Version, Nonce,
+# Signature. Retried twice within seconds; EventId is the deduplication key (docs 6348/69820).
+
+SIGNED_FIELDS = ("EventType", "EventData", "EventTime", "EventId", "AppId", "Version", "Nonce")
+JOIN_EVENTS = {"UserJoinRoom", "InvisibleUserJoinRoom"}
+LEAVE_EVENTS = {"UserLeaveRoom", "InvisibleUserLeaveRoom"}
+CLOSE_EVENTS = {"RoomDestroy"}
+
+
+def callback_signature(*, secret: str, fields: dict[str, str]) -> str:
+    """sha256 over the seven fields and the secret, sorted as strings and concatenated, hex.
+
+    The hex encoding of the digest is what the vendor's sample code implies (UNCONFIRMED).
+    """
+    values = sorted([str(fields.get(name, "")) for name in SIGNED_FIELDS] + [secret])
+    return hashlib.sha256("".join(values).encode("utf-8")).hexdigest()
+
+
+def _event_time(value) -> float | None:
+    """EventTime as Unix seconds: RFC 3339 text or milliseconds, whichever the vendor sends."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value / 1000 if value > 10**11 else float(value)
+    if isinstance(value, str) and value:
+        if value.isdigit():
+            return _event_time(int(value))
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed.timestamp() if parsed.tzinfo else None
+    return None
+
+
+def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
+    """Verifies and reads room membership events; None for the events the product ignores."""
+    data = callback_object(body)
+    signature = data.get("Signature")
+    if not isinstance(signature, str) or not signature:
+        raise CallbackRefused("the callback carries no Signature")
+    if not all(isinstance(data.get(name, ""), str) for name in SIGNED_FIELDS):
+        raise CallbackInvalid("the signed fields must be strings")
+    expected = callback_signature(secret=secret, fields=data)
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise CallbackRefused("the callback signature does not match the callback secret")
+    if data.get("AppId") != app_id:
+        raise CallbackInvalid(f"the callback is for Volcengine app {str(data.get('AppId'))[:64]!r}")
+    event = callback_text(data, "EventType", max_length=64)
+    if event not in JOIN_EVENTS | LEAVE_EVENTS | CLOSE_EVENTS:
+        return None
+    event_id = callback_text(data, "EventId", max_length=128)
+    try:
+        event_data = json.loads(data.get("EventData") or "")
+    except ValueError:
+        raise CallbackInvalid("EventData is not JSON") from None
+    if not isinstance(event_data, dict):
+        raise CallbackInvalid("EventData is not a JSON object")
+    room_id = callback_text(event_data, "RoomId", max_length=128)
+    user_id = "" if event in CLOSE_EVENTS else callback_text(event_data, "UserId", max_length=128)
+    sent_at = _event_time(data.get("EventTime"))
+    at_ms = callback_integer(event_data, "Timestamp", required=False)
+    if at_ms is None:
+        at_ms = int((sent_at or 0) * 1000)
+    if event in JOIN_EVENTS:
+        kind = RoomEvent.JOIN
+    elif event in LEAVE_EVENTS:
+        kind = RoomEvent.LEAVE
+    else:
+        kind = RoomEvent.CLOSE
+    return RoomEvent(
+        kind=kind,
+        room_id=room_id,
+        user_id=user_id,
+        at_ms=at_ms,
+        delivery_key=delivery_key("volcengine", event_id),
+        vendor_event=event,
+        reason=callback_text(event_data, "Reason", required=False, max_length=64),
+        sent_at=sent_at,
+    )

@@ -1,17 +1,37 @@
-"""ZEGO server API: KickoutUser, CloseRoom (GET, every parameter in the query)."""
+"""ZEGO server API: KickoutUser, CloseRoom, SetForbidUserRule (GET, every parameter in the
+query), and the room_login / room_logout callbacks."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import secrets
 import time
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote
 
-from .base import Capabilities, Envelope, HttpCall, VendorClient, VendorInputError, VendorRequest
+from .base import (
+    CallbackInvalid,
+    CallbackRefused,
+    Capabilities,
+    Envelope,
+    HttpCall,
+    RoomEvent,
+    VendorClient,
+    VendorInputError,
+    VendorRequest,
+    callback_integer,
+    callback_text,
+    delivery_key,
+)
 
 DEFAULT_ENDPOINT = "https://rtc-api.zego.im"
 MAX_REASON_BYTES = 256
 MAX_APP_ID = 2**32 - 1
+# SetForbidUserRule: EffectiveTime is 1 to 86400 seconds; DisabledPrivilege 1 is "log in".
+MAX_FORBID_SECONDS = 86_400
+FORBID_LOGIN = 1
+RULE_ROOM, RULE_USER, RULE_ROOM_USER = 2, 3, 4
 
 
 def signature(*, app_id: int | str, nonce: str, server_secret: str, timestamp: int | str) -> str:
@@ -28,6 +48,26 @@ def new_nonce() -> str:
 def query_string(pairs: list[tuple[str, str]]) -> str:
     # Keys stay literal so arrays read `UserId[]=a&UserId[]=b`, as ZEGO documents them.
     return "&".join(f"{key}={quote(str(value), safe='')}" for key, value in pairs)
+
+
+# What an account where ZEGO support enabled SetForbidUserRule can do: a timed ban of up to a
+# day that the vendor itself enforces at login (a user already in must be kicked as well).
+NATIVE_CAPABILITIES = Capabilities(
+    kick=True,
+    native_ban=True,
+    max_ban_seconds=MAX_FORBID_SECONDS,
+    lift=True,
+    whole_room=True,
+    every_room=False,  # the rule keeps the user out of every room, but removes nobody
+    batch_size=5,
+    native_ban_removes=False,
+    rate_limits={
+        "KickoutUser": 50,
+        "CloseRoom": 1,
+        "SetForbidUserRule": 10,
+        "DelForbidUserRule": 10,
+    },
+)
 
 
 class ZegoClient(VendorClient):
@@ -86,6 +126,14 @@ class ZegoClient(VendorClient):
     }
     MISSING_TARGET_CODES = frozenset({"104", "105", "5024", "50001"})
 
+    def __init__(self, connection, **kw):
+        super().__init__(connection, **kw)
+        self.capabilities = self.capabilities_with(native_ban=connection.native_ban)
+
+    @classmethod
+    def capabilities_with(cls, *, native_ban=False):
+        return NATIVE_CAPABILITIES if native_ban else cls.capabilities
+
     def check_region(self, region):
         return ""  # one global host; the region is not part of the call
 
@@ -131,6 +179,65 @@ class ZegoClient(VendorClient):
             action="CloseRoom", params=params, summary=f"close room {room_id}, removing everyone"
         )
 
+    # SetForbidUserRule / DelForbidUserRule: only where ZEGO support enabled them.
+
+    def ban_request(self, *, room_id: str | None, user_id: str | None, seconds: int):
+        """SetForbidUserRule: room only = nobody may log in, room+user, user only = every room.
+
+        It refuses the next login only: whoever is in the room must be kicked as well.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int):
+            raise VendorInputError("seconds", "must be a whole number of seconds")
+        if not 1 <= seconds <= MAX_FORBID_SECONDS:
+            raise VendorInputError(
+                "seconds", f"EffectiveTime is 1 to {MAX_FORBID_SECONDS} seconds, not {seconds}"
+            )
+        params = self._rule(room_id, user_id)
+        params["DisabledPrivilege"] = [FORBID_LOGIN]
+        params["EffectiveTime"] = seconds
+        return VendorRequest(
+            action="SetForbidUserRule",
+            params=params,
+            user_ids=(user_id,) if user_id is not None else (),
+            summary=f"keep {self._who(room_id, user_id)} out for {seconds} s",
+            details={"forbidden_interval": seconds, "requested_interval": seconds},
+        )
+
+    def update_ban_request(self, *, room_id: str | None, user_id: str | None, seconds: int):
+        """A new window for a rule; 0 deletes it (DelForbidUserRule)."""
+        if seconds == 0:
+            return self.lift_request(room_id=room_id, user_id=user_id)
+        return self.ban_request(room_id=room_id, user_id=user_id, seconds=seconds)
+
+    def lift_request(self, *, room_id: str | None, user_id: str | None):
+        return VendorRequest(
+            action="DelForbidUserRule",
+            params=self._rule(room_id, user_id),
+            user_ids=(user_id,) if user_id is not None else (),
+            summary=f"let {self._who(room_id, user_id)} log in again",
+            details={"forbidden_interval": 0},
+        )
+
+    def _rule(self, room_id, user_id) -> dict:
+        if room_id is None and user_id is None:
+            raise VendorInputError("room_id", "name a room, a user, or both")
+        params = {}
+        if room_id is not None and user_id is not None:
+            params["RuleType"] = RULE_ROOM_USER
+        else:
+            params["RuleType"] = RULE_ROOM if user_id is None else RULE_USER
+        if room_id is not None:
+            params["RoomId"] = self.check_room_id(room_id)
+        if user_id is not None:
+            params["UserId"] = self.check_user_id(user_id)
+        return params
+
+    @staticmethod
+    def _who(room_id, user_id) -> str:
+        if user_id is None:
+            return f"everyone from room {room_id}"
+        return f"user {user_id} from " + (f"room {room_id}" if room_id else "every room")
+
     # --- one call ---
 
     def prepare(self, request):
@@ -169,3 +276,77 @@ class ZegoClient(VendorClient):
         if code is None:
             return Envelope(ok=False, message=message, request_id=request_id)
         return Envelope(ok=str(code) == "0", code=str(code), message=message, request_id=request_id)
+
+
+# --- room callbacks ----------------------------------------------------------------------------
+# POST with a JSON body (or a form, if ZEGO support switched the app to POST/FORM); the docs ask
+# receivers to URL-decode the values ("the callback data format is JSON, you need to decode it
+# with UrlDecode"), so ids are percent-decoded once.
+
+
+def callback_signature(*, secret: str, timestamp: str, nonce: str) -> str:
+    """sha1 over the callback secret, timestamp and nonce, sorted as strings and concatenated."""
+    material = "".join(sorted([secret, str(timestamp), str(nonce)]))
+    return hashlib.sha1(material.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _callback_fields(body: bytes) -> dict:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CallbackInvalid("the body is not UTF-8") from None
+    for candidate in (text, unquote(text)):
+        try:
+            data = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            return data
+    if "=" in text:
+        return dict(parse_qsl(text, keep_blank_values=True))
+    raise CallbackInvalid("the body is neither JSON nor a form")
+
+
+def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
+    """Verifies and reads room_login / room_logout; None for events the product ignores."""
+    data = _callback_fields(body)
+    signature = data.get("signature")
+    timestamp, nonce = data.get("timestamp"), data.get("nonce")
+    if not (isinstance(signature, str) and signature and timestamp not in (None, "") and nonce):
+        raise CallbackRefused("the callback carries no signature, timestamp or nonce")
+    expected = callback_signature(secret=secret, timestamp=str(timestamp), nonce=str(nonce))
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise CallbackRefused("the callback signature does not match the callback secret")
+    if callback_text(data, "appid") != app_id:
+        raise CallbackInvalid(f"the callback is for ZEGO app {data.get('appid')!r}")
+    event = callback_text(data, "event", max_length=64)
+    if event not in ("room_login", "room_logout"):
+        return None
+    room_id = unquote(callback_text(data, "room_id", max_length=512))
+    user_id = unquote(callback_text(data, "user_account", max_length=512))
+    for name, value in (("room_id", room_id), ("user_account", user_id)):
+        if len(value) > 128:
+            raise CallbackInvalid(f"{name} is longer than 128 characters")
+    login = event == "room_login"
+    at_ms = callback_integer(data, "login_time" if login else "logout_time", required=False)
+    if at_ms is None:
+        at_ms = (callback_integer(data, "timestamp") or 0) * 1000
+    return RoomEvent(
+        kind=RoomEvent.JOIN if login else RoomEvent.LEAVE,
+        room_id=room_id,
+        user_id=user_id,
+        at_ms=at_ms,
+        # room_seq tells apart two lives of one room id; session_id two logins of one user.
+        delivery_key=delivery_key(
+            "zego",
+            event,
+            room_id,
+            callback_text(data, "room_seq", required=False),
+            user_id,
+            callback_text(data, "session_id", required=False),
+            at_ms,
+        ),
+        vendor_event=event,
+        reason=callback_text(data, "reason", required=False, max_length=32),
+        sent_at=float(callback_integer(data, "timestamp")),
+    )
