@@ -78,6 +78,15 @@ class VendorApp(models.Model):
     callback_id = models.CharField(
         max_length=64, unique=True, default=new_callback_id, editable=False
     )
+    zego_native_ban = models.BooleanField(
+        _("use ZEGO's own ban (SetForbidUserRule)"),
+        default=False,
+        help_text=_(
+            "ZEGO only, and only where ZEGO support enabled user ban rules for the account: "
+            "ZEGO then refuses a banned user's login itself, for up to a day at a time "
+            "(renewed by us for longer bans)."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -125,6 +134,10 @@ class VendorApp(models.Model):
             )
         if self.vendor == Vendor.ZEGO and self.access_key_id:
             errors["access_key_id"] = _("ZEGO uses no access key ID: leave it empty.")
+        if self.zego_native_ban and self.vendor != Vendor.ZEGO:
+            errors["zego_native_ban"] = _(
+                "Only ZEGO apps can use ZEGO's own ban: leave it off for %(vendor)s."
+            ) % {"vendor": self.get_vendor_display()}
         secret_error = self._secret_error()
         if secret_error:
             errors["secret"] = secret_error
@@ -186,6 +199,7 @@ class VendorApp(models.Model):
             access_key_id=self.access_key_id,
             secret=self.secret,
             endpoint=self.endpoint,
+            native_ban=self.vendor == Vendor.ZEGO and self.zego_native_ban,
         )
 
 
@@ -445,3 +459,144 @@ class CannedReason(models.Model):
 
     def __str__(self):
         return self.text
+
+
+# --- Room presence, callback deliveries and the ban check's tokens -----------------------------
+
+
+class Presence(models.Model):
+    """Who is in which room since when, as the vendor's room callbacks report it.
+
+    One row per user and room; `event_at` is the vendor's time of the newest event applied, so
+    a delivery that arrives late (vendors retry) never undoes a newer one.
+    """
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.CASCADE, related_name="presence", verbose_name=_("app")
+    )
+    room_id = models.CharField(_("room ID"), max_length=ID_MAX_LENGTH)
+    user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH)
+    in_room = models.BooleanField(_("in the room"), default=True)
+    entered_at = models.DateTimeField(_("entered"))
+    left_at = models.DateTimeField(_("left"), null=True, blank=True)
+    left_reason = models.CharField(_("why they left"), max_length=64, blank=True)
+    event_at = models.DateTimeField(_("last event"))
+    updated_at = models.DateTimeField(_("recorded"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("room presence")
+        verbose_name_plural = _("room presence")
+        ordering = ["app", "room_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "room_id", "user_id"], name="presence_unique_per_room_user"
+            ),
+        ]
+        indexes = [
+            # "Every room" bans: the rooms a user is in now.
+            models.Index(
+                fields=["app", "user_id"], name="presence_user_in_idx", condition=Q(in_room=True)
+            ),
+            # The enforcement sweep walks only who is in a room now.
+            models.Index(
+                fields=["app", "room_id"], name="presence_room_in_idx", condition=Q(in_room=True)
+            ),
+        ]
+
+    def __str__(self):
+        where = _("in") if self.in_room else _("left")
+        return f"{self.user_id} {where} {self.room_id}"
+
+
+class CallbackDelivery(AppendOnlyModel):
+    """One room callback as it was accepted; the key makes a retried delivery act once."""
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.CASCADE, related_name="callbacks", verbose_name=_("app")
+    )
+    key = models.CharField(_("delivery key"), max_length=64)
+    event = models.CharField(_("event"), max_length=8)
+    vendor_event = models.CharField(_("vendor event"), max_length=64)
+    room_id = models.CharField(_("room ID"), max_length=ID_MAX_LENGTH)
+    user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH, blank=True)
+    happened_at = models.DateTimeField(_("happened"))
+    received_at = models.DateTimeField(_("received"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("callback delivery")
+        verbose_name_plural = _("callback deliveries")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "key"], name="callback_delivery_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.vendor_event} {self.user_id or '-'} @ {self.room_id}"
+
+
+class ApiToken(models.Model):
+    """A customer token server's key to the ban check. Only a hash is kept; the token itself is
+    shown once, when it is made."""
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("app")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("starts with"), max_length=16, editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    rate_per_second = models.PositiveIntegerField(
+        _("requests per second"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the default limit."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+
+class CacheRepair(models.Model):
+    """A ban-check cache write that Redis did not take; `reconcile` rebuilds from the database.
+
+    `app` empty: the token cache.
+    """
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cache repair")
+        verbose_name_plural = _("cache repairs")
+
+    def __str__(self):
+        return f"repair {self.app_id or 'tokens'}"
