@@ -19,5 +19,17 @@ def reapply_ban(ban_id: int):
     services.reapply(ban_id=ban_id)
 
 
+def rekick_user(
+    app_id: int, room_id: str, user_id: str, attempt: int = 1, require_presence: bool = True
+):
+    return services.rekick(
+        app_id=app_id,
+        room_id=room_id,
+        user_id=user_id,
+        attempt=attempt,
+        require_presence=require_presence,
+    )
+
+
 def reconcile():
     return services.reconcile()

@@ -4,6 +4,11 @@ Moderators' actions (`kick`, `ban`, `lift`, `change`) validate, record the bans 
 entries in one transaction, and hand the vendor work to the queue once that transaction has
 committed. The jobs call the worker-side services below them (`apply`, `sync`, `expire`,
 `reapply`, `reconcile`), which make the vendor calls and record every one of them.
+
+Every change of a ban's state refreshes the ban check's cache (`bancheck`) once it has
+committed. Room callbacks (`receive_room_event`) keep presence, and a banned user whom they
+report entering a room is kicked again (`rekick`): that is how bans hold on the vendors that
+can only kick.
 """
 
 from __future__ import annotations
@@ -21,16 +26,27 @@ from datetime import datetime, timedelta
 import django_rq
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from .models import ID_MAX_LENGTH, Ban, ModerationLog, Room, Vendor, VendorApp, VendorCall
+from . import bancheck, presence
+from .models import (
+    ID_MAX_LENGTH,
+    Ban,
+    CallbackDelivery,
+    ModerationLog,
+    Presence,
+    Room,
+    Vendor,
+    VendorApp,
+    VendorCall,
+)
 from .ratelimit import vendor_call_slot
-from .vendors import capabilities_for, client_for
-from .vendors.base import CallResult, VendorInputError, VendorRequest
+from .vendors import RoomEvent, capabilities_for, client_for
+from .vendors.base import CallResult, Capabilities, VendorInputError, VendorRequest
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +131,20 @@ def effective_seconds(app: VendorApp, seconds: int | None) -> int | None:
     if seconds is None or app.vendor != Vendor.VOLCENGINE:
         return seconds
     return max(seconds, 10)
+
+
+def _caps(app: VendorApp) -> Capabilities:
+    """What this app's vendor account can do (ZEGO's own ban only where it was enabled)."""
+    return capabilities_for(
+        app.vendor, native_ban=app.vendor == Vendor.ZEGO and app.zego_native_ban
+    )
+
+
+def _refresh_cache_on_commit(ban_ids) -> None:
+    """The ban check's cache follows each state change, once the change is committed."""
+    ids = list(ban_ids)
+    if ids:
+        transaction.on_commit(lambda: bancheck.refresh_ban_ids(ids))
 
 
 def _check_app(app: VendorApp):
@@ -333,7 +363,7 @@ def lift(*, ban: Ban, reason: str, actor) -> Ban:
                 _("Only a pending or active ban can be lifted; this one is %(status)s.")
                 % {"status": ban.get_status_display()}
             )
-        needs_vendor = ban.status == Status.ACTIVE and capabilities_for(ban.app.vendor).lift
+        needs_vendor = ban.status == Status.ACTIVE and _caps(ban.app).lift
         ban.status = Status.LIFTED
         ban.lifted_by = actor
         ban.lifted_at = timezone.now()
@@ -350,6 +380,7 @@ def lift(*, ban: Ban, reason: str, actor) -> Ban:
             ]
         )
         ModerationLog.objects.create(ban=ban, event=Event.LIFTED, actor=actor, message=reason)
+        _refresh_cache_on_commit([ban.pk])
         if needs_vendor:
             transaction.on_commit(lambda: _enqueue_sync(ban.pk))
     return ban
@@ -377,7 +408,7 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
                     {"duration": _("That duration has already passed: lift the ban instead.")}
                 )
             ban.expires_at = expires_at
-            ban.vendor_sync_due = capabilities_for(ban.app.vendor).native_ban
+            ban.vendor_sync_due = _caps(ban.app).native_ban
         ban.requested_seconds = seconds
         ban.effective_seconds = effective
         ban.save(
@@ -398,6 +429,7 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
             details={"from": before, "to": after},
         )
         if ban.status == Status.ACTIVE:
+            _refresh_cache_on_commit([ban.pk])
             transaction.on_commit(lambda: _schedule_timers(ban))
             if ban.vendor_sync_due:
                 transaction.on_commit(lambda: _enqueue_sync(ban.pk))
@@ -555,7 +587,10 @@ def _vendor_window(caps, seconds: int | None) -> int:
 
 
 def _send(client, app: VendorApp, request: VendorRequest, bans: list[Ban], attempt: int):
-    rate = app.rate_limits.get(request.action) or client.capabilities.rate_limits[request.action]
+    # An action without a documented limit (none today) goes at one call a second.
+    rate = app.rate_limits.get(request.action) or client.capabilities.rate_limits.get(
+        request.action, 1
+    )
     with vendor_call_slot(_redis(), app_pk=app.pk, action=request.action, rate=rate):
         result = client.send(request)
     call = VendorCall.objects.create(
@@ -627,14 +662,22 @@ def _apply_group(client, app, group: list[Ban], attempt: int) -> list[Ban]:
     except VendorInputError as exc:
         _mark_failed(group, message=f"{exc.field}: {exc.message}")
         return []
+    started = timezone.now()
     if not plan:
         _mark_applied(group, result=None, window=None)
-        return []
     to_retry = []
     for request, user_ids in plan:
         covered = [by_user[u] for u in user_ids if u in by_user]
         result = _send(client, app, request, covered, attempt)
-        if result.ok:
+        if not result.ok and _nobody_to_remove(client, first, result):
+            # A kick-only vendor's ban of someone who is not there now still holds: re-kicks
+            # and the ban check keep them out.
+            result.message = _(
+                "%(vendor)s: nobody to remove now (%(answer)s) The ban holds: re-kicks and the "
+                "ban check keep them out."
+            ) % {"vendor": client.label, "answer": result.message}
+            _mark_applied(covered, result=result, window=None)
+        elif result.ok:
             _mark_applied(covered, result=result, window=result.details.get("forbidden_interval"))
         elif result.retryable and attempt < settings.VENDOR_MAX_ATTEMPTS:
             to_retry += covered
@@ -646,7 +689,17 @@ def _apply_group(client, app, group: list[Ban], attempt: int) -> list[Ban]:
             )
         else:
             _mark_failed(covered, message=result.message, result=result, attempt=attempt)
+    if first.kind == Ban.Kind.BAN:
+        _enforce_after_activation(client, app, group, since=started)
     return to_retry
+
+
+def _nobody_to_remove(client, ban: Ban, result: CallResult) -> bool:
+    return (
+        ban.kind == Ban.Kind.BAN
+        and not client.capabilities.native_ban
+        and result.vendor_code in client.MISSING_TARGET_CODES
+    )
 
 
 def _result_details(result: CallResult | None, attempt: int | None = None) -> dict:
@@ -716,6 +769,7 @@ def _mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | N
             details=_result_details(result),
         )
         active = [b for b in pending if b.status == Status.ACTIVE]
+        _refresh_cache_on_commit([b.pk for b in active])
         transaction.on_commit(lambda: [_schedule_timers(b) for b in active])
         _undo_if_lifted_meanwhile([b for b in bans if b.pk not in {p.pk for p in pending}], result)
 
@@ -727,7 +781,7 @@ def _undo_if_lifted_meanwhile(bans: list[Ban], result: CallResult | None):
     lifted = Ban.objects.filter(
         pk__in=[b.pk for b in bans], status=Status.LIFTED, kind=Ban.Kind.BAN
     )
-    ids = [b.pk for b in lifted if capabilities_for(b.app.vendor).lift]
+    ids = [b.pk for b in lifted.select_related("app") if _caps(b.app).lift]
     if ids:
         Ban.objects.filter(pk__in=ids).update(vendor_sync_due=True)
         transaction.on_commit(lambda: [_enqueue_sync(pk) for pk in ids])
@@ -752,6 +806,8 @@ def _mark_failed(bans, *, message, result=None, attempt=None):
             message=message,
             details=_result_details(result, attempt),
         )
+        # A pending ban was never in the cache; refreshed all the same, as every change is.
+        _refresh_cache_on_commit(ids)
 
 
 def _retry(bans: list[Ban], attempt: int):
@@ -782,7 +838,7 @@ def sync(*, ban_id: int, attempt: int = 1) -> None:
     if ban.status == Status.ACTIVE:
         remaining = None if ban.expires_at is None else (ban.expires_at - now).total_seconds()
         window = _vendor_window(
-            capabilities_for(ban.app.vendor),
+            _caps(ban.app),
             None if remaining is None else max(1, int(remaining + 0.999)),
         )
     else:
@@ -834,7 +890,7 @@ def reapply(*, ban_id: int) -> None:
     reapply_at = _reapply_at(ban) if ban.status == Status.ACTIVE else None
     if reapply_at is None or reapply_at > timezone.now():
         return
-    caps = capabilities_for(ban.app.vendor)
+    caps = _caps(ban.app)
     now = timezone.now()
     remaining = None if ban.expires_at is None else int((ban.expires_at - now).total_seconds())
     window = _vendor_window(caps, remaining)
@@ -890,6 +946,7 @@ def expire(*, ban_id: int, expires_at: str) -> bool:
         ).update(status=Status.EXPIRED, updated_at=now)
         if ended:
             ModerationLog.objects.create(ban_id=ban_id, event=Event.EXPIRED)
+            _refresh_cache_on_commit([ban_id])
     return bool(ended)
 
 
@@ -930,13 +987,309 @@ def reconcile() -> dict:
     )
     for pk in due:
         reapply(ban_id=pk)
+    try:
+        cache_repaired = bancheck.repair()
+    except RedisError as exc:
+        log.warning("Ban-check cache not checked (%s): Redis is unavailable.", type(exc).__name__)
+        cache_repaired = 0
     return {
         "dispatched": len(undispatched),
         "synced": len(unsynced),
         "expired": sum(expired),
         "reapplied": len(due),
+        "rekicks": _sweep_presence(),
+        "cache_repaired": cache_repaired,
+        "pruned": _prune(),
     }
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+# --- Enforcement: presence, re-kicks ----------------------------------------------------------
+# Kick-only vendors (ZEGO without its own ban, Tencent) let a kicked user back in at once. A ban
+# holds there because (1) the customer's token server asks the ban check before every join, and
+# (2) whoever the room callbacks report inside a banned room is kicked again, at once.
+
+REKICK_REASON_MAX = 64
+SWEEP_RETRY_SECONDS = 600
+SWEEP_LIMIT = 1000
+
+
+def receive_room_event(*, app: VendorApp, event: RoomEvent) -> bool:
+    """Keeps presence from one verified room callback; a banned user entering is kicked again.
+
+    Returns False for a delivery seen before (the vendors retry): it changes nothing.
+    """
+    if not presence.record(app=app, event=event):
+        return False
+    if event.kind == RoomEvent.JOIN:
+        # Presence is committed before the cache is read, and a ban becoming active refreshes
+        # the cache before it reads presence: whichever comes second sees the other.
+        try:
+            answer = bancheck.covering_ban(app, event.room_id, event.user_id)
+        except (DatabaseError, RedisError) as exc:
+            # The entry is kept; the sweep in reconcile re-kicks from presence.
+            log.warning("Entry of %s not checked now (%s).", event.user_id, type(exc).__name__)
+            return True
+        if answer.banned:
+            _enqueue_rekick(app.pk, event.room_id, event.user_id)
+    return True
+
+
+def _enqueue_rekick(app_pk, room_id, user_id, *, attempt=1, delay=0.0, require_presence=True):
+    try:
+        args = (app_pk, room_id, user_id, attempt, require_presence)
+        if delay:
+            _queue().enqueue_in(timedelta(seconds=delay), "moderation.jobs.rekick_user", *args)
+        else:
+            _queue().enqueue("moderation.jobs.rekick_user", *args)
+    except RedisError as exc:
+        log.warning(
+            "Queue unavailable (%s): %s in room %s is re-kicked by reconcile.",
+            type(exc).__name__,
+            user_id,
+            room_id,
+        )
+
+
+def _holding_ban(app: VendorApp, room_id: str, user_id: str) -> Ban | None:
+    answer = bancheck.answer_from_db(app.pk, room_id, user_id)
+    return Ban.objects.filter(pk=answer.ban_id).first() if answer.banned else None
+
+
+def rekick(
+    *, app_id: int, room_id: str, user_id: str, attempt: int = 1, require_presence: bool = True
+) -> bool:
+    """Kicks a user whom an active ban keeps out of the room; nothing if no ban holds any more.
+
+    `require_presence`: only while presence says they are inside (not for the kicks that go
+    with ZEGO's own ban, which no callback may have reported).
+    """
+    app = VendorApp.objects.filter(pk=app_id).first()
+    if app is None:
+        return False
+    ban = _holding_ban(app, room_id, user_id)
+    if ban is None:
+        log.info(
+            "No ban holds %s in room %s of app %s any more: left alone.", user_id, room_id, app.pk
+        )
+        return False
+    if require_presence and not presence.is_in(app=app, room_id=room_id, user_id=user_id):
+        return False
+    client = client_for(app.connection())
+    try:
+        return _kick(
+            client,
+            app,
+            room_id,
+            [(user_id, ban)],
+            attempt=attempt,
+            trigger="entry" if require_presence else "ban_applied",
+            require_presence=require_presence,
+        )
+    finally:
+        client.close()
+
+
+def _kick(client, app, room_id, pairs, *, attempt, trigger, require_presence=True) -> bool:
+    """Kicks (user, enforced ban) pairs from one room, logging a re-kick on each ban."""
+    bans_by_user = dict(pairs)
+    started = timezone.now()
+    try:
+        requests = client.kick_requests(room_id=room_id, user_ids=list(bans_by_user))
+    except VendorInputError as exc:
+        _log_many(
+            list({b.pk: b for b in bans_by_user.values()}.values()),
+            Event.FAILED,
+            message=_("Cannot kick from room %(room)s: %(error)s")
+            % {"room": room_id, "error": f"{exc.field}: {exc.message}"},
+            details={"rekick": True, "room": room_id, "trigger": trigger},
+        )
+        return False
+    kicked_any = False
+    for request in requests:
+        covered = {bans_by_user[u].pk: bans_by_user[u] for u in request.user_ids}
+        result = _send(client, app, request, list(covered.values()), attempt)
+        if result.ok or result.vendor_code in client.MISSING_TARGET_CODES:
+            for user in request.user_ids:
+                ban = bans_by_user[user]
+                presence.mark_removed(
+                    app=app,
+                    room_id=room_id,
+                    user_id=user,
+                    before=started,
+                    why=f"kicked: ban {ban.pk}",
+                )
+        if result.ok:
+            kicked_any = True
+            ModerationLog.objects.bulk_create(
+                [
+                    ModerationLog(
+                        ban=bans_by_user[user],
+                        event=Event.REKICKED,
+                        message=_("Kicked %(user)s from room %(room)s again: this ban holds.")
+                        % {"user": user, "room": room_id},
+                        details={
+                            "room": room_id,
+                            "user_id": user,
+                            "ban_id": bans_by_user[user].pk,
+                            "trigger": trigger,
+                            **_result_details(result, attempt),
+                        },
+                    )
+                    for user in request.user_ids
+                ]
+            )
+            for user in request.user_ids:
+                log.info(
+                    "Re-kicked %s from room %s of app %s, enforcing ban %s (%s).",
+                    user,
+                    room_id,
+                    app.pk,
+                    bans_by_user[user].pk,
+                    trigger,
+                )
+        elif result.vendor_code in client.MISSING_TARGET_CODES:
+            log.info(
+                "%s: nobody to re-kick in room %s (%s).", client.label, room_id, result.message
+            )
+        elif result.retryable and attempt < settings.VENDOR_MAX_ATTEMPTS:
+            for user in request.user_ids:
+                _enqueue_rekick(
+                    app.pk,
+                    room_id,
+                    user,
+                    attempt=attempt + 1,
+                    delay=_retry_delay(attempt + 1),
+                    require_presence=require_presence,
+                )
+        else:
+            _log_many(
+                list(covered.values()),
+                Event.FAILED,
+                message=result.message,
+                details={
+                    "rekick": True,
+                    "room": room_id,
+                    "trigger": trigger,
+                    **_result_details(result, attempt),
+                },
+            )
+    return kicked_any
+
+
+def _covering(bans: list[Ban]) -> Q:
+    """Presence rows (in a room) that these bans cover."""
+    condition = Q(pk__in=[])
+    for ban in bans:
+        if ban.scope == Ban.Scope.USER_IN_ROOM:
+            condition |= Q(room_id=ban.room.room_id, user_id=ban.user_id)
+        elif ban.scope == Ban.Scope.WHOLE_ROOM:
+            condition |= Q(room_id=ban.room.room_id)
+        else:
+            condition |= Q(user_id=ban.user_id)
+    return condition
+
+
+def _enforce_after_activation(client, app: VendorApp, group: list[Ban], *, since) -> None:
+    """Removes whoever the newly active bans cover and the vendor call did not remove."""
+    active = list(
+        Ban.objects.filter(pk__in=[b.pk for b in group], status=Status.ACTIVE).select_related(
+            "room"
+        )
+    )
+    caps = client.capabilities
+    if not active or (caps.native_ban and caps.native_ban_removes):
+        return  # Volcengine's ban removed them itself
+    scope, room = active[0].scope, active[0].room
+    if caps.native_ban and scope == Ban.Scope.USER_IN_ROOM:
+        # ZEGO's rule refuses the next login only: kick whoever may be inside, known or not.
+        _kick(
+            client,
+            app,
+            room.room_id,
+            [(b.user_id, b) for b in active],
+            attempt=1,
+            trigger="ban_applied",
+            require_presence=False,
+        )
+        return
+    if caps.native_ban and scope == Ban.Scope.WHOLE_ROOM:
+        result = _send(client, app, client.close_room_request(room_id=room.room_id), active, 1)
+        if not result.ok:
+            _log_many(active, Event.FAILED, message=result.message, details=_result_details(result))
+        return
+    rows = Presence.objects.filter(app=app, in_room=True).filter(_covering(active))
+    if scope != Ban.Scope.USER_EVERYWHERE and not caps.native_ban:
+        # The apply call itself removed who was there; only who entered since is left.
+        rows = rows.filter(updated_at__gte=since)
+    _kick_present(client, app, active, rows, trigger="ban_applied")
+
+
+def _kick_present(client, app, bans: list[Ban], rows, *, trigger: str) -> None:
+    by_room = defaultdict(list)
+    for room_id, user_id in rows.values_list("room_id", "user_id")[:SWEEP_LIMIT]:
+        ban = next(b for b in bans if _covers(b, room_id, user_id))
+        by_room[room_id].append((user_id, ban))
+    for room_id, pairs in by_room.items():
+        _kick(client, app, room_id, pairs, attempt=1, trigger=trigger)
+
+
+def _covers(ban: Ban, room_id: str, user_id: str) -> bool:
+    if ban.scope == Ban.Scope.USER_EVERYWHERE:
+        return ban.user_id == user_id
+    if ban.room.room_id != room_id:
+        return False
+    return ban.scope == Ban.Scope.WHOLE_ROOM or ban.user_id == user_id
+
+
+def _sweep_presence() -> int:
+    """Catches whoever is inside a banned room and was not re-kicked (Redis down, lost jobs)."""
+    now = timezone.now()
+    covering = (
+        Ban.objects.filter(app=OuterRef("app"), status=Status.ACTIVE)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .filter(
+            Q(
+                scope=Ban.Scope.USER_IN_ROOM,
+                room__room_id=OuterRef("room_id"),
+                user_id=OuterRef("user_id"),
+            )
+            | Q(scope=Ban.Scope.WHOLE_ROOM, room__room_id=OuterRef("room_id"))
+            | Q(scope=Ban.Scope.USER_EVERYWHERE, user_id=OuterRef("user_id"))
+        )
+    )
+    rows = (
+        Presence.objects.filter(in_room=True, updated_at__lt=now - timedelta(seconds=5))
+        .filter(Exists(covering))
+        .values_list("app_id", "room_id", "user_id")[:SWEEP_LIMIT]
+    )
+    queued = 0
+    for app_pk, room_id, user_id in rows:
+        # One try per user and room every ten minutes: a kick the vendor refuses for good is
+        # not repeated every sweep.
+        marker = f"moderation:sweep:{app_pk}:{bancheck.token_hash(room_id + chr(31) + user_id)}"
+        try:
+            if not _redis().set(marker, 1, nx=True, ex=SWEEP_RETRY_SECONDS):
+                continue
+        except RedisError:
+            return queued
+        _enqueue_rekick(app_pk, room_id, user_id)
+        queued += 1
+    return queued
+
+
+def _prune() -> int:
+    """Forgets callback deliveries past their replay window and presence long gone."""
+    now = timezone.now()
+    pruned = 0
+    for queryset in (
+        CallbackDelivery.objects.filter(received_at__lt=now - presence.DELIVERY_KEPT),
+        Presence.objects.filter(in_room=False, updated_at__lt=now - presence.LEFT_KEPT),
+    ):
+        pks = list(queryset.values_list("pk", flat=True)[:10_000])
+        if pks:
+            pruned += queryset.model.objects.filter(pk__in=pks).delete()[0]
+    return pruned

@@ -1,0 +1,126 @@
+"""Room presence from the vendors' room callbacks: who is in which room, since when.
+
+Vendors retry callbacks and may deliver them out of order, so each delivery is recorded once
+(by its delivery key) and applied only if it is newer, in the vendor's clock, than what the row
+already knows.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import CallbackDelivery, Presence, Room, VendorApp
+from .vendors import RoomEvent
+
+ROOM_SEEN_EVERY = timedelta(seconds=60)
+# A delivery signed longer ago than this is refused; deliveries are remembered (to act once)
+# for longer than that, so a replay is refused either by age or as a duplicate.
+DELIVERY_MAX_AGE = timedelta(days=1)
+DELIVERY_KEPT = timedelta(days=2)
+LEFT_KEPT = timedelta(days=7)
+
+
+def record(*, app: VendorApp, event: RoomEvent) -> bool:
+    """Stores one callback delivery and what it says; False when it was delivered before."""
+    happened = datetime.fromtimestamp(event.at_ms / 1000, UTC)
+    with transaction.atomic():
+        try:
+            # A savepoint: on PostgreSQL a failed insert would otherwise spoil the transaction.
+            with transaction.atomic():
+                CallbackDelivery.objects.create(
+                    app=app,
+                    key=event.delivery_key,
+                    event=event.kind,
+                    vendor_event=event.vendor_event,
+                    room_id=event.room_id,
+                    user_id=event.user_id,
+                    happened_at=happened,
+                )
+        except IntegrityError:
+            return False
+        if event.kind == RoomEvent.JOIN:
+            _apply(app, event.room_id, event.user_id, happened, entering=True)
+        elif event.kind == RoomEvent.LEAVE:
+            _apply(app, event.room_id, event.user_id, happened, entering=False, why=event.reason)
+        elif event.kind == RoomEvent.CLOSE:
+            Presence.objects.filter(
+                app=app, room_id=event.room_id, in_room=True, event_at__lte=happened
+            ).update(
+                in_room=False,
+                left_at=happened,
+                left_reason="room closed",
+                event_at=happened,
+                updated_at=timezone.now(),
+            )
+    now = timezone.now()
+    Room.objects.filter(app=app, room_id=event.room_id).filter(
+        Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - ROOM_SEEN_EVERY)
+    ).update(last_seen_at=now)
+    return True
+
+
+def _apply(app, room_id, user_id, happened, *, entering: bool, why: str = "") -> None:
+    rows = Presence.objects.select_for_update().filter(app=app, room_id=room_id, user_id=user_id)
+    row = rows.first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                Presence.objects.create(
+                    app=app,
+                    room_id=room_id,
+                    user_id=user_id,
+                    in_room=entering,
+                    entered_at=happened,
+                    left_at=None if entering else happened,
+                    left_reason="" if entering else why[:64],
+                    event_at=happened,
+                )
+            return
+        except IntegrityError:
+            row = rows.get()  # another delivery made the row first
+    if happened < row.event_at:
+        return  # an older event delivered late: the row already knows better
+    if entering:
+        if not row.in_room:
+            row.entered_at = happened
+        row.in_room, row.left_at, row.left_reason = True, None, ""
+    else:
+        row.in_room, row.left_at, row.left_reason = False, happened, why[:64]
+    row.event_at = happened
+    row.save()
+
+
+def mark_removed(*, app: VendorApp, room_id: str, user_id: str, before: datetime, why: str):
+    """We removed the user (a kick): unless they entered again after `before`, they are out."""
+    now = timezone.now()
+    Presence.objects.filter(
+        app=app, room_id=room_id, user_id=user_id, in_room=True, updated_at__lte=before
+    ).update(in_room=False, left_at=now, left_reason=why[:64], updated_at=now)
+
+
+# --- Reads ------------------------------------------------------------------------------------
+
+
+def is_in(*, app: VendorApp, room_id: str, user_id: str) -> bool:
+    return Presence.objects.filter(app=app, room_id=room_id, user_id=user_id, in_room=True).exists()
+
+
+def rooms_of(*, app: VendorApp, user_id: str) -> list[str]:
+    """The rooms the user is in now, as far as the callbacks told us."""
+    return list(
+        Presence.objects.filter(app=app, user_id=user_id, in_room=True)
+        .order_by("room_id")
+        .values_list("room_id", flat=True)
+    )
+
+
+def members(*, app: VendorApp, room_id: str) -> list[str]:
+    return list(
+        Presence.objects.filter(app=app, room_id=room_id, in_room=True)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+    )
