@@ -1,0 +1,86 @@
+"""Room callbacks from the vendors: one URL per vendor app, /callbacks/<callback id>/.
+
+Each delivery is verified with the app's callback secret, stored (delivery and presence in one
+transaction) and answered at once; a re-kick, if one is due, goes to a job. What must be kept is
+the delivery and the presence it implies: once they are in the database the answer is 200,
+even if Redis is down (`reconcile` re-kicks later from presence). If the database cannot keep
+them the answer is 503, so that the vendor delivers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import DatabaseError
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import services
+from .credentials import CredentialError
+from .models import VendorApp
+from .presence import DELIVERY_MAX_AGE
+from .vendors import CallbackInvalid, CallbackRefused, read_callback
+
+log = logging.getLogger(__name__)
+
+# Room events are a few hundred bytes; anything much larger is not one.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _answer(status: int, **payload) -> JsonResponse:
+    # Tencent asks for a JSON body with code 0 (and at most 2000 bytes); the others ignore it.
+    return JsonResponse({"code": 0 if status == 200 else status, **payload}, status=status)
+
+
+@csrf_exempt
+def room_callback(request, callback_id: str):
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        app = VendorApp.objects.filter(callback_id=callback_id).first()
+    except DatabaseError:
+        log.exception("Room callback: the database is unavailable.")
+        return _answer(503, error="unavailable, deliver again later")
+    if app is None:
+        return _answer(404, error="no such callback URL")
+    length = request.META.get("CONTENT_LENGTH") or ""
+    if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        return _answer(413, error=f"a callback body is at most {MAX_BODY_BYTES} bytes")
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _answer(413, error=f"a callback body is at most {MAX_BODY_BYTES} bytes")
+    try:
+        secret = app.callback_secret
+    except CredentialError:
+        log.error("Room callback for app %s: its callback secret cannot be decrypted.", app.pk)
+        return _answer(503, error="unavailable, deliver again later")
+    if not secret:
+        log.warning("Room callback for app %s refused: no callback secret is set.", app.pk)
+        return _answer(403, error="no callback secret is set for this app")
+    try:
+        event = read_callback(
+            app.vendor, request.headers, body, secret=secret, app_id=app.vendor_app_id
+        )
+    except CallbackRefused as exc:
+        log.warning("Room callback for app %s refused: %s.", app.pk, exc)
+        return _answer(403, error=str(exc))
+    except CallbackInvalid as exc:
+        return _answer(400, error=str(exc))
+    except (ValueError, TypeError, KeyError, RecursionError):
+        # The readers check every field; this is the net under them, never a 500.
+        return _answer(400, error="the callback cannot be read")
+    if event is None:
+        return _answer(200, ignored=True)
+    if (
+        event.sent_at is not None
+        and abs(time.time() - event.sent_at) > DELIVERY_MAX_AGE.total_seconds()
+    ):
+        log.warning("Room callback for app %s refused: signed too long ago.", app.pk)
+        return _answer(403, error="the delivery was signed too long ago")
+    try:
+        fresh = services.receive_room_event(app=app, event=event)
+    except DatabaseError:
+        log.exception("Room callback for app %s not kept: the database is unavailable.", app.pk)
+        return _answer(503, error="unavailable, deliver again later")
+    return _answer(200) if fresh else _answer(200, duplicate=True)
