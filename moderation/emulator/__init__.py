@@ -5,6 +5,7 @@ For tests and local runs without vendor accounts: `Emulator()` in-process, or
 It keeps everything in memory and never touches the database.
 """
 
+from .callbacks import CallbackRecord
 from .core import App, Call, Emulator, Fault
 
-__all__ = ["App", "Call", "Emulator", "Fault"]
+__all__ = ["App", "Call", "CallbackRecord", "Emulator", "Fault"]

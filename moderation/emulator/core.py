@@ -1,4 +1,5 @@
-"""The emulator's state behind one lock: apps, rooms, bans, rate windows, faults, recorded calls."""
+"""The emulator's state behind one lock: apps, rooms, bans, rate windows, faults, recorded calls;
+and the room callbacks it sends to each app's callback URL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from . import tencent, volcengine, zego
+from .callbacks import CallbackRecord, CallbackSender, check_callback_url
 from .protocol import Draft, Failure, Request, Response
 from .rooms import AppRooms
 
@@ -26,6 +28,11 @@ class App:
     secret: str = field(repr=False)
     rate_limits: dict[str, int] = field(default_factory=dict)
     strict_rooms: bool = False
+    # Room callbacks go to this URL, signed with this secret, when both are set.
+    callback_url: str = ""
+    callback_secret: str = field(default="", repr=False)
+    # ZEGO: user ban rules (SetForbidUserRule) are enabled for this account.
+    forbid_rules: bool = False
 
     def public(self) -> dict[str, Any]:
         return {
@@ -34,6 +41,8 @@ class App:
             "access_key_id": self.access_key_id,
             "rate_limits": dict(self.rate_limits),
             "strict_rooms": self.strict_rooms,
+            "callback_url": self.callback_url,
+            "forbid_rules": self.forbid_rules,
         }
 
 
@@ -105,7 +114,14 @@ def require_loopback(host: str) -> None:
 
 
 class Emulator:
-    def __init__(self, *, clock: Callable[[], float] = time.time, on_call=None):
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_call=None,
+        on_callback=None,
+        callback_delays: dict[str, list[float]] | None = None,
+    ):
         self.clock = clock
         self.on_call = on_call  # called with each Call, outside the lock (the command logs it)
         self._lock = threading.RLock()
@@ -113,10 +129,12 @@ class Emulator:
         self._server = None
         self._thread = None
         self._apps: dict[tuple[str, str], App] = {}
+        # Retry delays per vendor may be shortened for tests: {"zego": [0.2, 0.2]}.
+        self._callbacks = CallbackSender(delays=callback_delays, on_callback=on_callback)
         self._clear_state()
 
     def _clear_state(self) -> None:
-        self._rooms: dict[tuple[str, str], AppRooms] = defaultdict(AppRooms)
+        self._rooms: dict[tuple[str, str], AppRooms] = defaultdict(lambda: AppRooms(self.clock))
         self._limiter = RateLimiter()
         self._faults: list[Fault] = []
         self._calls: list[Call] = []
@@ -133,6 +151,9 @@ class Emulator:
         secret: str,
         rate_limits: dict[str, int] | None = None,
         strict_rooms: bool = False,
+        callback_url: str = "",
+        callback_secret: str = "",
+        forbid_rules: bool = False,
     ) -> App:
         module = _vendor_module(vendor)
         app = App(
@@ -142,10 +163,17 @@ class Emulator:
             secret=secret,
             rate_limits={**module.RATE_LIMITS, **_checked_limits(module, rate_limits or {})},
             strict_rooms=bool(strict_rooms),
+            callback_url=check_callback_url(callback_url) if callback_url else "",
+            callback_secret=callback_secret or "",
+            forbid_rules=bool(forbid_rules),
         )
         module.check_app(app)
         if not secret:
             raise ValueError("secret is required")
+        if bool(app.callback_url) != bool(app.callback_secret):
+            raise ValueError("callback_url and callback_secret go together: give both or neither")
+        if app.forbid_rules and vendor != "zego":
+            raise ValueError("forbid_rules (SetForbidUserRule) is a zego feature")
         with self._lock:
             self._check_key_consistency(app)
             self._apps[(vendor, app.app_id)] = app
@@ -190,6 +218,7 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
+        self._callbacks.start()
         return self.base_url
 
     @property
@@ -205,6 +234,7 @@ class Emulator:
         return f"{self.base_url}/{vendor}"
 
     def stop(self) -> None:
+        self._callbacks.stop()
         if self._server is None:
             return
         self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
@@ -235,6 +265,8 @@ class Emulator:
         with self._lock:
             response = self._answer(module, request, draft, fault)
             call = self._record(draft, response, fault)
+            changes = self._take_changes(draft.vendor, draft.app_id)
+        self._send_callbacks(changes)
         if self.on_call is not None:
             self.on_call(call)
         return response
@@ -305,15 +337,68 @@ class Emulator:
         return fault
 
     def join(self, *, vendor: str, app_id: str | int, room_id: str | int, user_id: str) -> bool:
-        """A user enters a room; False when a Volcengine ban keeps them out."""
+        """A user enters a room; False when a Volcengine ban or a ZEGO rule keeps them out."""
         with self._lock:
             self._require_app(vendor, app_id)
-            return self.rooms_of(vendor, app_id).join(str(room_id), str(user_id), self.clock())
+            joined = self.rooms_of(vendor, app_id).join(str(room_id), str(user_id), self.clock())
+            changes = self._take_changes(vendor, str(app_id))
+        self._send_callbacks(changes)
+        return joined
 
     def leave(self, *, vendor: str, app_id: str | int, room_id: str | int, user_id: str) -> None:
         with self._lock:
             self._require_app(vendor, app_id)
             self.rooms_of(vendor, app_id).leave(str(room_id), str(user_id))
+            changes = self._take_changes(vendor, str(app_id))
+        self._send_callbacks(changes)
+
+    # ---- room callbacks ------------------------------------------------------------------
+
+    def _take_changes(self, vendor: str, app_id: str) -> list:
+        """Membership changes since the last call, for apps with a callback URL (lock held)."""
+        rooms = self._rooms.get((vendor, app_id))
+        if rooms is None:
+            return []
+        changes = rooms.take_changes()
+        app = self._apps.get((vendor, app_id))
+        if app is None or not app.callback_url:
+            return []
+        return [(app, change) for change in changes]
+
+    def _send_callbacks(self, changes) -> None:
+        for app, change in changes:
+            headers, body = VENDORS[app.vendor].callback(app, change)
+            self._callbacks.submit(app.vendor, app.app_id, change, app.callback_url, headers, body)
+
+    def callback_request(
+        self, *, vendor: str, app_id: str | int, kind: str, room_id: str, user_id: str
+    ) -> tuple[dict[str, str], bytes]:
+        """The signed request the vendor would send for one change, without sending it."""
+        from .rooms import Change
+
+        app = self.app(vendor, str(app_id))
+        if app is None or not app.callback_secret:
+            raise ValueError(f"no {vendor} app {app_id!r} with a callback secret is registered")
+        if kind not in ("join", "leave"):
+            raise ValueError("kind is join or leave")
+        change = Change(
+            kind, str(room_id), str(user_id), "" if kind == "join" else "left", self.clock()
+        )
+        return VENDORS[vendor].callback(app, change)
+
+    @property
+    def callbacks(self) -> list[CallbackRecord]:
+        """Every callback attempt so far, in order; with the exact headers and body sent."""
+        return self._callbacks.records()
+
+    @property
+    def callbacks_pending(self) -> int:
+        return self._callbacks.pending()
+
+    def forbid_rules(self, *, vendor: str, app_id: str | int) -> list[dict[str, Any]]:
+        """Unexpired ZEGO user ban rules that refuse login: room_id, user_id, ends_at."""
+        with self._lock:
+            return self._peek_rooms(vendor, app_id).active_forbid_rules(self.clock())
 
     def members(self, *, vendor: str, app_id: str | int, room_id: str | int) -> set[str]:
         with self._lock:
@@ -343,6 +428,7 @@ class Emulator:
         """Forget rooms, bans, faults, calls and rate windows; registered apps too if `apps`."""
         with self._lock:
             self._clear_state()
+            self._callbacks.clear()
             if apps:
                 self._apps.clear()
 
@@ -354,6 +440,12 @@ class Emulator:
                 "rooms": self._rooms_snapshot(),
                 "bans": self._bans_snapshot(now),
                 "faults": [fault.public() for fault in self._faults],
+                "forbid_rules": [
+                    {"vendor": vendor, "app_id": app_id, **rule}
+                    for (vendor, app_id), rooms in self._rooms.items()
+                    for rule in rooms.active_forbid_rules(now)
+                ],
+                "callbacks": len(self._callbacks.records()),
                 "calls": len(self._calls),
                 "throttled": self._throttled,
             }

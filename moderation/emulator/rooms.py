@@ -1,7 +1,9 @@
-"""Room membership and Volcengine bans of one app. The Emulator's lock guards it."""
+"""Room membership, Volcengine bans and ZEGO user ban rules of one app. The Emulator's lock
+guards it. Every change of membership is noted in `changes`, for the room callbacks."""
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -30,12 +32,29 @@ class Ban:
         }
 
 
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "join" or "leave"
+    room_id: str
+    user_id: str
+    reason: str  # "" for a join; "left", "kicked" or "room closed" for a leave
+    at: float  # epoch seconds
+
+
 class AppRooms:
-    def __init__(self):
+    def __init__(self, clock=time.time):
         self.rooms: dict[str, set[str]] = defaultdict(set)
         # A room stays "seen" after it empties: only never-seen rooms count as nonexistent.
         self.seen: set[str] = set()
         self.bans: dict[tuple[str | None, str | None], Ban] = {}
+        # ZEGO SetForbidUserRule: (room or None, user or None) -> the rule's end (epoch).
+        self.forbid_rules: dict[tuple[str | None, str | None], float] = {}
+        self.changes: list[Change] = []
+        self.clock = clock
+
+    def take_changes(self) -> list[Change]:
+        changes, self.changes = self.changes, []
+        return changes
 
     def has_seen(self, room_id: str) -> bool:
         return room_id in self.seen
@@ -46,23 +65,31 @@ class AppRooms:
     def join(self, room_id: str, user_id: str, now: float) -> bool:
         if self.ban_covering(room_id, user_id, now) is not None:
             return False
+        if self.forbidden(room_id, user_id, now):
+            return False
         self.seen.add(room_id)
-        self.rooms[room_id].add(user_id)
+        if user_id not in self.rooms[room_id]:
+            self.rooms[room_id].add(user_id)
+            self.changes.append(Change("join", room_id, user_id, "", now))
         return True
 
-    def leave(self, room_id: str, user_id: str) -> None:
-        self.rooms.get(room_id, set()).discard(user_id)
+    def leave(self, room_id: str, user_id: str, reason: str = "left") -> None:
+        members = self.rooms.get(room_id, set())
+        if user_id in members:
+            members.discard(user_id)
+            self.changes.append(Change("leave", room_id, user_id, reason, self.clock()))
 
     def kick(self, room_id: str, user_ids) -> None:
         for user_id in user_ids:
-            self.leave(room_id, user_id)
+            self.leave(room_id, user_id, "kicked")
 
     def kick_everywhere(self, user_id: str) -> None:
-        for members in self.rooms.values():
-            members.discard(user_id)
+        for room_id in list(self.rooms):
+            self.leave(room_id, user_id, "kicked")
 
     def close(self, room_id: str) -> None:
-        self.rooms.get(room_id, set()).clear()
+        for user_id in sorted(self.rooms.get(room_id, set())):
+            self.leave(room_id, user_id, "room closed")
 
     def remove_targets(self, room_id: str | None, user_id: str | None) -> None:
         """Kick whoever a ban on (room_id, user_id) covers; the three BanRoomUser shapes."""
@@ -71,7 +98,7 @@ class AppRooms:
         elif room_id is None:
             self.kick_everywhere(user_id)
         else:
-            self.leave(room_id, user_id)
+            self.leave(room_id, user_id, "kicked")
 
     def set_ban(self, room_id: str | None, user_id: str | None, ends_at: float) -> Ban:
         ban = Ban(room_id=room_id, user_id=user_id, ends_at=ends_at)
@@ -89,6 +116,22 @@ class AppRooms:
 
     def active_bans(self, now: float) -> list[Ban]:
         return [ban for ban in self.bans.values() if ban.ends_at > now]
+
+    def forbidden(self, room_id: str, user_id: str, now: float) -> bool:
+        """A ZEGO user ban rule refuses this login (room, room+user or user rules)."""
+        return any(
+            ends_at > now and rule_room in (None, room_id) and rule_user in (None, user_id)
+            for (rule_room, rule_user), ends_at in self.forbid_rules.items()
+        )
+
+    def active_forbid_rules(self, now: float) -> list[dict]:
+        return [
+            {"room_id": room_id, "user_id": user_id, "ends_at": ends_at}
+            for (room_id, user_id), ends_at in sorted(
+                self.forbid_rules.items(), key=lambda item: (str(item[0][0]), str(item[0][1]))
+            )
+            if ends_at > now
+        ]
 
     def snapshot(self) -> dict[str, list[str]]:
         return {room_id: sorted(users) for room_id, users in sorted(self.rooms.items())}

@@ -155,6 +155,19 @@ def _calls(emulator, request):
     return 200, {"calls": calls}
 
 
+def _callbacks(emulator, request):
+    filters = _filters(request)
+    unknown = set(filters) - {"vendor", "app_id", "event"}
+    if unknown:
+        raise ValueError(f"callbacks filters by vendor, app_id and event; not {sorted(unknown)}")
+    records = [
+        record.as_dict()
+        for record in emulator.callbacks
+        if all(str(getattr(record, name)) == value for name, value in filters.items())
+    ]
+    return 200, {"callbacks": records}
+
+
 def _state(emulator, request):
     return 200, emulator.state()
 
@@ -185,6 +198,7 @@ CONTROL_ROUTES = {
     ("POST", "join"): _join,
     ("POST", "leave"): _leave,
     ("GET", "calls"): _calls,
+    ("GET", "callbacks"): _callbacks,
     ("GET", "state"): _state,
     ("GET", "members"): _members,
     ("GET", "bans"): _bans,

@@ -7,7 +7,10 @@ the API 3.0 common codes and the RemoveUser page's own (vendors.md section 3).
 from __future__ import annotations
 
 import hmac
+import json
 import re
+import secrets
+import time
 from urllib.parse import urlsplit
 
 from moderation.vendors import tencent as signer
@@ -275,3 +278,41 @@ ACTIONS = {
     "DismissRoom": _dismiss_room,
     "DismissRoomByStrRoomId": _dismiss_room_by_str_room_id,
 }
+
+
+# ---- room callbacks ------------------------------------------------------------------------
+# Room event group 1: 103 enter, 104 exit; headers Sign (base64 HMAC-SHA256 of the body) and
+# SdkAppId. Exit reasons: 1 normal, 3 removed, 4 room dismissed (UNCONFIRMED numbering).
+
+EXIT_REASONS = {"left": 1, "kicked": 3, "room closed": 4}
+
+
+def callback(app, change) -> tuple[dict[str, str], bytes]:
+    room_id = change.room_id
+    numeric = room_id.isdigit() and str(int(room_id)) == room_id
+    info = {
+        "RoomId": int(room_id) if numeric and 1 <= int(room_id) <= MAX_ROOM_NUMBER else room_id,
+        "EventTs": int(change.at),
+        "EventMsTs": int(change.at * 1000),
+        "UserId": change.user_id,
+        "UniqueId": secrets.randbelow(10**15),
+        "Role": 20,
+    }
+    if change.kind == "join":
+        info.update({"TerminalType": 3, "UserType": 3, "Reason": 1})
+    else:
+        info["Reason"] = EXIT_REASONS.get(change.reason, 1)
+    body = json.dumps(
+        {
+            "EventGroupId": 1,
+            "EventType": 103 if change.kind == "join" else 104,
+            "CallbackTs": int(time.time() * 1000),
+            "EventInfo": info,
+        }
+    ).encode("utf-8")
+    headers = {
+        "Content-Type": "application/json",
+        "Sign": signer.callback_signature(secret=app.callback_secret, body=body),
+        "SdkAppId": app.app_id,
+    }
+    return headers, body

@@ -1,4 +1,5 @@
-"""ZEGO server API as the emulator answers it: GET, everything in the query, md5 signature 2.0.
+"""ZEGO server API as the emulator answers it: GET, everything in the query, md5 signature 2.0;
+SetForbidUserRule for apps registered with forbid_rules; room_login / room_logout callbacks.
 
 Every answer is HTTP 200 with {"Code", "Message", "RequestId", "Data"}: the Code decides. Codes
 are ZEGO's global return codes (vendors.md section 2; docs "Return codes", article 9811).
@@ -7,13 +8,24 @@ are ZEGO's global return codes (vendors.md section 2; docs "Return codes", artic
 from __future__ import annotations
 
 import hmac
+import json
+import secrets
+import time
+import zlib
+from urllib.parse import quote
 
 from moderation.vendors import zego as signer
 
 from .protocol import Draft, Failure, Request, Response, json_response, zego_request_id
 
 VENDOR = "zego"
-RATE_LIMITS = {"KickoutUser": 50, "CloseRoom": 1, "DescribeUsers": 10}
+RATE_LIMITS = {
+    "KickoutUser": 50,
+    "CloseRoom": 1,
+    "DescribeUsers": 10,
+    "SetForbidUserRule": 10,
+    "DelForbidUserRule": 10,
+}
 MAX_SKEW_SECONDS = 10 * 60
 KICK_BATCH = 5
 DESCRIBE_BATCH = 10
@@ -21,8 +33,12 @@ MAX_REASON_BYTES = 256
 MAX_ROOM_ID_BYTES = 128
 UINT32_MAX = 2**32 - 1
 
+MAX_USER_ID_BYTES = 64
+MAX_FORBID_SECONDS = 86400
+
 SUCCESS = "0"
 BAD_PARAMETER = "2"
+NO_PERMISSION = "9"
 TOO_LONG = "3"
 ROOM_NOT_EXIST = "104"
 APP_QPS_LIMITED = "206"
@@ -197,10 +213,60 @@ def _describe_users(emu, app, params: dict) -> dict:
     }
 
 
+def _rule_key(params: dict) -> tuple[str | None, str | None]:
+    """(room, user) a rule names: RuleType 2 a room, 3 a user, 4 both (1, IP, is not emulated)."""
+    rule_type = params.get("RuleType", "")
+    if rule_type not in ("1", "2", "3", "4"):
+        raise Failure(BAD_PARAMETER, "RuleType must be 1, 2, 3 or 4.")
+    if rule_type == "1":
+        raise Failure(BAD_PARAMETER, "The emulator does not emulate IP rules (RuleType 1).")
+    room_id = params.get("RoomId", "") if rule_type in ("2", "4") else None
+    user_id = params.get("UserId", "") if rule_type in ("3", "4") else None
+    if room_id == "":
+        raise Failure(BAD_PARAMETER, "RoomId is required for RuleType 2 and 4.")
+    if user_id == "":
+        raise Failure(BAD_PARAMETER, "UserId is required for RuleType 3 and 4.")
+    if room_id is not None and len(room_id.encode("utf-8")) > MAX_ROOM_ID_BYTES:
+        raise Failure(TOO_LONG, f"RoomId is longer than {MAX_ROOM_ID_BYTES} bytes.")
+    if user_id is not None and len(user_id.encode("utf-8")) > MAX_USER_ID_BYTES:
+        raise Failure(TOO_LONG, f"UserId is longer than {MAX_USER_ID_BYTES} bytes.")
+    return room_id, user_id
+
+
+def _require_forbid_rules(app) -> None:
+    # User ban rules exist only where ZEGO support enabled them for the account.
+    if not app.forbid_rules:
+        raise Failure(NO_PERMISSION, "No permission: user ban rules are not enabled for this app.")
+
+
+def _set_forbid_user_rule(emu, app, params: dict) -> dict:
+    _require_forbid_rules(app)
+    key = _rule_key(params)
+    privileges = params.get("DisabledPrivilege[]", [])
+    if not privileges or not set(privileges) <= {"1", "2"}:
+        raise Failure(BAD_PARAMETER, "DisabledPrivilege[] must list 1 (login) and/or 2 (publish).")
+    seconds = params.get("EffectiveTime", "")
+    if not seconds.isdigit() or not 1 <= int(seconds) <= MAX_FORBID_SECONDS:
+        raise Failure(BAD_PARAMETER, f"EffectiveTime must be 1 to {MAX_FORBID_SECONDS} seconds.")
+    rooms = emu.rooms_of(VENDOR, app.app_id)
+    if "1" in privileges:
+        # Refuses the next login only: whoever is inside stays until kicked.
+        rooms.forbid_rules[key] = emu.clock() + int(seconds)
+    return {}
+
+
+def _del_forbid_user_rule(emu, app, params: dict) -> dict:
+    _require_forbid_rules(app)
+    emu.rooms_of(VENDOR, app.app_id).forbid_rules.pop(_rule_key(params), None)
+    return {}
+
+
 ACTIONS = {
     "KickoutUser": _kickout_user,
     "CloseRoom": _close_room,
     "DescribeUsers": _describe_users,
+    "SetForbidUserRule": _set_forbid_user_rule,
+    "DelForbidUserRule": _del_forbid_user_rule,
 }
 
 
@@ -215,3 +281,38 @@ def _answer(code: str, message: str, data: dict, throttled: bool = False) -> Res
         request_id=request_id,
         throttled=throttled,
     )
+
+
+# ---- room callbacks ------------------------------------------------------------------------
+# A JSON body whose values are URL-encoded ("you need to decode it with UrlDecode"), signed
+# with sha1 over the sorted callback secret, timestamp and nonce. logout reason 3: kicked by the
+# server API.
+
+
+def callback(app, change) -> tuple[dict[str, str], bytes]:
+    timestamp = str(int(time.time()))
+    nonce = str(secrets.randbelow(10**6))
+    at_ms = str(int(change.at * 1000))
+    data = {
+        "appid": app.app_id,
+        "event": "room_login" if change.kind == "join" else "room_logout",
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "signature": signer.callback_signature(
+            secret=app.callback_secret, timestamp=timestamp, nonce=nonce
+        ),
+        "room_id": quote(change.room_id, safe=""),
+        "room_name": quote(change.room_id, safe=""),
+        # One life of the room; the emulator's rooms never end, so one per room id.
+        "room_seq": str(zlib.crc32(change.room_id.encode("utf-8"))),
+        "user_account": quote(change.user_id, safe=""),
+        "user_nickname": quote(change.user_id, safe=""),
+        "session_id": str(secrets.randbelow(10**9)),
+        "user_role": "2",
+    }
+    if change.kind == "join":
+        data["login_time"] = at_ms
+    else:
+        data["logout_time"] = at_ms
+        data["reason"] = "0" if change.reason == "left" else "3"
+    return {"Content-Type": "application/json"}, json.dumps(data).encode("utf-8")

@@ -1,4 +1,5 @@
-"""Serve the vendor emulator on loopback until Ctrl-C, logging one line per vendor call."""
+"""Serve the vendor emulator on loopback until Ctrl-C, logging one line per vendor call and one
+per room callback it sends."""
 
 import json
 import threading
@@ -24,7 +25,8 @@ class Command(BaseCommand):
             "--apps",
             type=Path,
             help="JSON list of apps: [{vendor, app_id, access_key_id, secret, rate_limits?, "
-            "strict_rooms?, members?: {room id: [user ids]}}]",
+            "strict_rooms?, callback_url?, callback_secret?, forbid_rules?, "
+            "members?: {room id: [user ids]}}]",
         )
 
     def handle(self, *args, host, port, apps, **options):
@@ -32,7 +34,7 @@ class Command(BaseCommand):
             require_loopback(host)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        emulator = Emulator(on_call=self._log_call)
+        emulator = Emulator(on_call=self._log_call, on_callback=self._log_callback)
         self._register_apps(emulator, apps)
         # One writer at a time: handler threads log concurrently.
         self._log_lock = threading.Lock()
@@ -80,6 +82,18 @@ class Command(BaseCommand):
         line = (
             f"{stamp} {call.vendor} app={call.app_id or '-'} {call.action or '-'} "
             f"-> {call.http_status} {call.code or 'ok'}{flags} {json.dumps(call.params)}"
+        )
+        with self._log_lock:
+            self.stdout.write(line)
+            self.stdout.flush()
+
+    def _log_callback(self, record) -> None:
+        # The body holds a signature, never the callback secret; only the outcome is logged.
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.sent_at))
+        outcome = record.status if record.status is not None else record.error
+        line = (
+            f"{stamp} {record.vendor} app={record.app_id} callback {record.event} "
+            f"{record.user_id}@{record.room_id} -> {outcome} (attempt {record.attempt})"
         )
         with self._log_lock:
             self.stdout.write(line)
