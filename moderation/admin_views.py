@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import services
 from .credentials import CredentialError
@@ -131,10 +132,13 @@ def _commit(request, action):
             reason=action.reason,
             actor=request.user,
         )
+    text = ngettext(
+        "Sent to %(vendor)s: %(count)d kick or ban.",
+        "Sent to %(vendor)s: %(count)d kicks or bans.",
+        len(bans),
+    )
     messages.success(
-        request,
-        _("%(count)d sent to %(vendor)s.")
-        % {"count": len(bans), "vendor": action.app.get_vendor_display()},
+        request, text % {"count": len(bans), "vendor": action.app.get_vendor_display()}
     )
     return HttpResponseRedirect(reverse("admin:moderation_ban_batch", args=[bans[0].batch]))
 
@@ -286,9 +290,10 @@ def _lift_or_change(model_admin, request, bans, what, *, bulk=False):
                     add_service_errors(form, error)
                 errors.append(f"#{ban.pk}: {' '.join(error.messages)}")
         if done or not (len(open_bans) == 1 and form.errors):
-            text = (
-                _("%(count)d ban(s) lifted.") if what == "lift" else _("%(count)d ban(s) changed.")
-            )
+            if what == "lift":
+                text = ngettext("%(count)d ban lifted.", "%(count)d bans lifted.", done)
+            else:
+                text = ngettext("%(count)d ban changed.", "%(count)d bans changed.", done)
             messages.success(request, text % {"count": done})
             for error in errors:
                 messages.error(request, error)

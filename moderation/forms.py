@@ -39,7 +39,7 @@ def reason_fields():
         empty_label=_("(type a reason below)"),
     )
     text = forms.CharField(
-        label=_("Details"),
+        label=_("More detail"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 2}),
