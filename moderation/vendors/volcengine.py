@@ -372,7 +372,7 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         room_id=room_id,
         user_id=user_id,
         at_ms=at_ms,
-        delivery_key=delivery_key("volcengine", event_id),
+        delivery_key=delivery_key("volcengine", event, event_id),
         vendor_event=event,
         reason=callback_text(event_data, "Reason", required=False, max_length=64),
         sent_at=sent_at,
