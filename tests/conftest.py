@@ -127,3 +127,55 @@ def worker(redis_connection, transactional_db):
     process = start_worker()
     yield process
     print(stop_worker(process))  # pytest shows it with a failing test's output
+
+
+# --- Room callbacks and the ban check (appended) --------------------------------------------
+
+CALLBACK_SECRETS = {
+    "volcengine": "volc-callback-secret-for-tests",
+    "zego": "zego-callback-secret-for-tests",
+    # Tencent's callback key: letters and digits, at most 32.
+    "tencent": "tencentCallbackKey4Tests",
+}
+
+
+@pytest.fixture
+def callback_app(emulated_app, emulator):
+    """callback_app("zego", base_url=live_server.url): a vendor app whose emulated vendor sends
+    its signed room callbacks to our /callbacks/<id>/ (base_url=None: registered, not sent)."""
+    registered = []
+
+    def make(vendor, *, base_url=None, forbid_rules=False, **fields):
+        app = emulated_app(vendor, **fields)
+        app.callback_secret = CALLBACK_SECRETS[vendor]
+        app.save()
+        app_id, _, key_id, secret = EMULATED_APPS[vendor]
+        emulator.add_app(
+            vendor=vendor,
+            app_id=app_id,
+            access_key_id=key_id,
+            secret=secret,
+            callback_url=f"{base_url}/callbacks/{app.callback_id}/" if base_url else "",
+            callback_secret=CALLBACK_SECRETS[vendor] if base_url else "",
+            forbid_rules=forbid_rules,
+        )
+        registered.append(vendor)
+        return app
+
+    yield make
+    # The emulator lives for the whole session: put its apps back as the other tests expect.
+    for vendor in registered:
+        app_id, _, key_id, secret = EMULATED_APPS[vendor]
+        emulator.add_app(vendor=vendor, app_id=app_id, access_key_id=key_id, secret=secret)
+
+
+@pytest.fixture
+def api_token(db):
+    """api_token(app) -> the plaintext of a new ban-check token for `app`."""
+    from moderation.tokens import create_token
+
+    def make(app, **fields):
+        _token, plaintext = create_token(app=app, name=f"token server of {app.name}", **fields)
+        return plaintext
+
+    return make

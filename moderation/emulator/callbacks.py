@@ -175,7 +175,8 @@ class CallbackSender:
             response = self._session.post(
                 item.url,
                 data=item.body,
-                headers=item.headers,
+                # One connection per delivery: a kept-alive one would hold a server thread.
+                headers={**item.headers, "Connection": "close"},
                 timeout=(2.0, DEADLINE_SECONDS),
                 allow_redirects=False,
             )
