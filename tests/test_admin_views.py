@@ -275,3 +275,61 @@ def test_the_history_filters_by_a_typed_room_id(
     client.force_login(supervisor)
     page = client.get(reverse("admin:moderation_ban_changelist"), {"room_id": "live-2"})
     assert [b.user_id for b in page.context["cl"].result_list] == ["b"]
+
+
+def test_search_finds_a_user_a_room_or_words_of_the_reason_within_the_filters(
+    client, supervisor, moderator, emulated_app, no_queue
+):
+    zego, tencent = emulated_app("zego"), emulated_app("tencent")
+    services.kick(
+        app=zego,
+        room=services.room_for(app=zego, room_id="live-1"),
+        user_ids=["a"],
+        reason="spam links",
+        actor=moderator,
+    )
+    services.kick(
+        app=zego,
+        room=services.room_for(app=zego, room_id="live-2"),
+        user_ids=["b"],
+        reason="insults",
+        actor=moderator,
+    )
+    services.kick(
+        app=tencent,
+        room=services.room_for(app=tencent, room_id="live-1"),
+        user_ids=["c"],
+        reason="spam",
+        actor=moderator,
+    )
+    client.force_login(supervisor)
+    url = reverse("admin:moderation_ban_changelist")
+
+    def found(**params):
+        page = client.get(url, params)
+        return sorted(b.user_id for b in page.context["cl"].result_list)
+
+    assert found(q="live-1") == ["a", "c"]
+    assert found(q="live-1", app__id__exact=zego.pk) == ["a"]
+    assert found(q="b") == ["b"]
+    assert found(q="SPAM") == ["a", "c"]
+
+
+def test_the_history_counts_at_most_ten_thousand_rows(
+    client, supervisor, moderator, emulated_app, no_queue, monkeypatch
+):
+    from moderation.admin import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "COUNT_CAP", 3)
+    app = emulated_app("zego")
+    services.kick(
+        app=app,
+        room=services.room_for(app=app, room_id="live-1"),
+        user_ids=["a", "b", "c", "d", "e"],
+        reason="spam",
+        actor=moderator,
+    )
+    client.force_login(supervisor)
+    page = client.get(reverse("admin:moderation_ban_changelist"))
+    assert b"More than 3 bans: filter to narrow them down." in page.content
+    assert len(page.context["cl"].result_list) == 5  # every row of the page is still shown
