@@ -1,0 +1,64 @@
+"""`manage.py bench [--only a,b] [--duration S]`: run benchmarks, print and keep their figures.
+
+Prints one line per figure, `name: value unit (target ...)`, and merges the figures into
+var/bench/latest.json (or --output), keeping the keys other benchmarks wrote. Benchmarks live in
+moderation/bench/, one module each (see moderation.bench.BENCHMARKS).
+"""
+
+import importlib
+import math
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from moderation.bench import BENCHMARKS
+from moderation.bench.common import Context, merge_results
+
+MAX_DURATION = 600.0
+
+
+class Command(BaseCommand):
+    help = "Run benchmarks on this machine (loopback only) and record their figures."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--only",
+            default=",".join(BENCHMARKS),
+            help=f"Comma-separated benchmarks to run, of: {', '.join(BENCHMARKS)}.",
+        )
+        parser.add_argument(
+            "--duration",
+            type=float,
+            default=20.0,
+            help="Seconds per measured phase (default 20; shorter for a quick look).",
+        )
+        parser.add_argument(
+            "--output",
+            type=Path,
+            help="JSON file to merge the figures into (default: var/bench/latest.json).",
+        )
+
+    def handle(self, *args, only, duration, output, **options):
+        names = [name.strip() for name in only.split(",") if name.strip()]
+        unknown = [name for name in names if name not in BENCHMARKS]
+        if unknown or not names:
+            raise CommandError(
+                f"--only: unknown benchmark {', '.join(unknown) or '(none given)'}; "
+                f"choose from {', '.join(BENCHMARKS)}.",
+                returncode=2,
+            )
+        if not (math.isfinite(duration) and 0 < duration <= MAX_DURATION):
+            raise CommandError(
+                f"--duration: give seconds above 0 and at most {MAX_DURATION:g}.", returncode=2
+            )
+        output = output or Path(settings.VAR_DIR) / "bench" / "latest.json"
+        context = Context(duration=duration, write=self.stderr.write)
+        results = []
+        for name in names:
+            module = importlib.import_module(BENCHMARKS[name])
+            for result in module.run(context):
+                self.stdout.write(result.line())
+                results.append(result)
+        merge_results(output, results)
+        self.stderr.write(f"Figures merged into {output}.")
