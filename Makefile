@@ -24,6 +24,11 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
+# Full-page PNGs of the main pages, in English and Chinese, taken by the browser tests.
+.PHONY: screenshots
+screenshots: $(VENV)/.installed-dev
+	SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest tests/browser
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

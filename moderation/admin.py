@@ -188,9 +188,10 @@ class DateRangeFilter(admin.FieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         self.since_key = f"{field_path}__since"
         self.until_key = f"{field_path}__until"
+        # FieldListFilter takes our expected parameters out of `params` into used_parameters.
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.since = self._date(params.pop(self.since_key, None))
-        self.until = self._date(params.pop(self.until_key, None))
+        self.since = self._date(self.used_parameters.get(self.since_key))
+        self.until = self._date(self.used_parameters.get(self.until_key))
 
     @staticmethod
     def _date(value):
@@ -314,7 +315,7 @@ class BanAdmin(ReadOnlyAdmin):
         "created_by",
         "created_at",
     ]
-    list_display_links = ["id", "target"]
+    list_display_links = ["id"]  # the user column links to the user's timeline
     list_filter = [
         "status",
         ActiveNowFilter,

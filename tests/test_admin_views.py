@@ -333,3 +333,32 @@ def test_the_history_counts_at_most_ten_thousand_rows(
     page = client.get(reverse("admin:moderation_ban_changelist"))
     assert b"More than 3 bans: filter to narrow them down." in page.content
     assert len(page.context["cl"].result_list) == 5  # every row of the page is still shown
+
+
+def test_the_history_filters_by_date_range_in_the_viewers_time_zone(
+    client, supervisor, moderator, emulated_app, no_queue
+):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1")
+    old, new = services.kick(
+        app=app, room=room, user_ids=["old", "new"], reason="x", actor=moderator
+    )
+    shanghai = ZoneInfo("Asia/Shanghai")
+    Ban.objects.filter(pk=old.pk).update(created_at=datetime(2026, 11, 10, 23, 30, tzinfo=shanghai))
+    Ban.objects.filter(pk=new.pk).update(created_at=datetime(2026, 11, 11, 0, 30, tzinfo=shanghai))
+    client.force_login(supervisor)
+    client.cookies["tz"] = "Asia/Shanghai"
+
+    page = client.get(
+        reverse("admin:moderation_ban_changelist"),
+        {"created_at__since": "2026-11-11", "created_at__until": "2026-11-11"},
+    )
+
+    assert [b.user_id for b in page.context["cl"].result_list] == ["new"]
+    assert b'value="2026-11-11"' in page.content
+    export = client.get(reverse("admin:moderation_ban_export"), {"created_at__since": "2026-11-11"})
+    body = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert ",new," in body and ",old," not in body
