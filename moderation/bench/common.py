@@ -8,6 +8,7 @@ listens on and connects to 127.0.0.1 only, and every run is bounded in time and 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -316,13 +317,19 @@ async def _open_loop(address, requests: list[bytes], rate: float, duration: floa
     return load
 
 
+def _run(coroutine):
+    """Runs the load on an event loop of its own thread: the caller may be inside a loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def closed_loop(address, requests, *, concurrency: int, duration: float) -> Load:
     """`concurrency` clients, each sending its next request as soon as it has an answer."""
-    return asyncio.run(_closed_loop(address, requests, concurrency, duration))
+    return _run(_closed_loop(address, requests, concurrency, duration))
 
 
 def open_loop(address, requests, *, rate: float, duration: float) -> Load:
-    return asyncio.run(_open_loop(address, requests, rate, duration))
+    return _run(_open_loop(address, requests, rate, duration))
 
 
 def get_request(path: str, *, host: str, headers: dict[str, str] | None = None) -> bytes:
@@ -342,4 +349,4 @@ def fetch(address, payload: bytes) -> tuple[int, bytes]:
         finally:
             conn.close()
 
-    return asyncio.run(once())
+    return _run(once())
