@@ -143,6 +143,8 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
     "moderation": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
 }
+# django-rq's own admin page lets every staff member empty queues; ours is superusers only.
+RQ_SHOW_ADMIN_LINK = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
