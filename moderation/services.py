@@ -45,6 +45,7 @@ from .models import (
     VendorCall,
 )
 from .ratelimit import vendor_call_slot
+from .transactions import writing
 from .vendors import RoomEvent, capabilities_for, client_for
 from .vendors.base import CallResult, Capabilities, VendorInputError, VendorRequest
 
@@ -354,7 +355,7 @@ def _create(action: PreparedAction, actor) -> list[Ban]:
 def lift(*, ban: Ban, reason: str, actor) -> Ban:
     """Ends a ban early."""
     reason = clean_reason(reason)
-    with transaction.atomic():
+    with writing():
         ban = (
             Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
         )
@@ -390,7 +391,7 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
     """Sets a new total duration, counted from the ban's start: extends or shortens it."""
     seconds = clean_seconds(seconds)
     reason = clean_reason(reason)
-    with transaction.atomic():
+    with writing():
         ban = (
             Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
         )
@@ -438,7 +439,7 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
 
 def retry(*, ban: Ban, actor) -> Ban:
     """Sends a failed kick or ban to the vendor again, e.g. after its credentials were fixed."""
-    with transaction.atomic():
+    with writing():
         ban = Ban.objects.select_for_update(of=("self",)).select_related("app").get(pk=ban.pk)
         if ban.status != Status.FAILED:
             raise ValidationError(
@@ -615,7 +616,7 @@ def _claim(ban_ids: list[int]) -> list[Ban]:
     """Takes the still-pending bans for this worker; two workers never call for the same ban."""
     now = timezone.now()
     lapsed = now - timedelta(seconds=settings.CLAIM_SECONDS)
-    with transaction.atomic():
+    with writing():
         ids = list(
             Ban.objects.select_for_update(skip_locked=True)
             .filter(pk__in=ban_ids, status=Status.PENDING)
@@ -728,7 +729,7 @@ def _log_many(bans: list[Ban], event: str, *, message: str = "", details=None, a
 
 def _mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | None):
     now = timezone.now()
-    with transaction.atomic():
+    with writing():
         pending = list(
             Ban.objects.select_for_update().filter(
                 pk__in=[b.pk for b in bans], status=Status.PENDING
@@ -788,7 +789,7 @@ def _undo_if_lifted_meanwhile(bans: list[Ban], result: CallResult | None):
 
 
 def _mark_failed(bans, *, message, result=None, attempt=None):
-    with transaction.atomic():
+    with writing():
         ids = list(
             Ban.objects.filter(pk__in=[b.pk for b in bans], status=Status.PENDING).values_list(
                 "pk", flat=True

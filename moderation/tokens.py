@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from . import bancheck
 from .models import ApiToken, VendorApp
+from .transactions import writing
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def create_token(
 
 def revoke_token(*, token: ApiToken, actor=None) -> ApiToken:
     """Stops a token at once, everywhere; revoking twice changes nothing."""
-    with transaction.atomic():
+    with writing():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at is not None:
             return token
