@@ -54,6 +54,7 @@ class VendorAppForm(forms.ModelForm):
             "callback_secret",
             "endpoint",
             "enabled",
+            "zego_native_ban",
             "rate_limits",
         ]
 
@@ -100,7 +101,11 @@ class VendorAppAdmin(admin.ModelAdmin):
         app = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if app is not None:
-            extra["callback_url"] = request.build_absolute_uri(f"/callbacks/{app.callback_id}/")
+            extra["callback_url"] = request.build_absolute_uri(
+                reverse("room_callback", args=[app.callback_id])
+            )
+            extra["ban_check_url"] = request.build_absolute_uri(reverse("ban_check"))
+            extra["tokens"] = app.api_tokens.select_related("created_by").order_by("-created_at")
         return super().change_view(request, object_id, form_url, extra)
 
     def get_urls(self):
@@ -110,6 +115,16 @@ class VendorAppAdmin(admin.ModelAdmin):
                 "<int:app_id>/test/",
                 view(self._view(admin_views.test_connection)),
                 name="moderation_vendorapp_test",
+            ),
+            path(
+                "<int:app_id>/tokens/new/",
+                view(self._view(admin_views.token_create)),
+                name="moderation_vendorapp_token_create",
+            ),
+            path(
+                "<int:app_id>/tokens/<int:token_id>/revoke/",
+                view(self._view(admin_views.token_revoke)),
+                name="moderation_vendorapp_token_revoke",
             ),
         ] + super().get_urls()
 

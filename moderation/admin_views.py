@@ -13,11 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import services, tokens
 from .credentials import CredentialError
 from .durations import describe
 from .forms import ChangeForm, LiftForm, ModerateForm, add_service_errors
-from .models import Ban, ModerationLog, Room, VendorApp, VendorCall
+from .models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
 from .templatetags.moderation import remaining
 from .vendors import VendorInputError, capabilities_for, client_for
 
@@ -482,3 +482,43 @@ def test_connection(model_admin, request, app_id):
             % {"vendor": app.get_vendor_display(), "message": result.message},
         )
     return HttpResponseRedirect(reverse("admin:moderation_vendorapp_change", args=[app.pk]))
+
+
+def token_create(model_admin, request, app_id):
+    """A ban-check token for the app's token server, shown this once."""
+    _require(request, "change_vendorapp")
+    if request.method != "POST":
+        raise PermissionDenied
+    app = get_object_or_404(VendorApp, pk=app_id)
+    try:
+        token, plaintext = tokens.create_token(
+            app=app, name=request.POST.get("name", ""), actor=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return HttpResponseRedirect(reverse("admin:moderation_vendorapp_change", args=[app.pk]))
+    response = TemplateResponse(
+        request,
+        "admin/moderation/vendorapp/token_created.html",
+        _context(
+            model_admin,
+            request,
+            app=app,
+            token=token,
+            plaintext=plaintext,
+            title=_("New ban-check token"),
+        ),
+    )
+    return response  # the admin marks it never-cache (no-store): the token lingers nowhere
+
+
+def token_revoke(model_admin, request, app_id, token_id):
+    _require(request, "change_vendorapp")
+    if request.method != "POST":
+        raise PermissionDenied
+    token = get_object_or_404(ApiToken, pk=token_id, app_id=app_id)
+    tokens.revoke_token(token=token, actor=request.user)
+    messages.success(
+        request, _("Token “%(name)s” revoked: it stops working at once.") % {"name": token.name}
+    )
+    return HttpResponseRedirect(reverse("admin:moderation_vendorapp_change", args=[app_id]))

@@ -362,3 +362,28 @@ def test_the_history_filters_by_date_range_in_the_viewers_time_zone(
     export = client.get(reverse("admin:moderation_ban_export"), {"created_at__since": "2026-11-11"})
     body = b"".join(export.streaming_content).decode("utf-8-sig")
     assert ",new," in body and ",old," not in body
+
+
+def test_a_credential_manager_makes_a_ban_check_token_seen_once_and_revokes_it(
+    client, credential_manager, emulated_app
+):
+    from moderation.models import ApiToken
+
+    app = emulated_app("zego")
+    client.force_login(credential_manager)
+    made = client.post(
+        reverse("admin:moderation_vendorapp_token_create", args=[app.pk]),
+        {"name": "token server eu-1"},
+    )
+    plaintext = made.context["plaintext"]
+    assert "no-store" in made["Cache-Control"]
+    token = ApiToken.objects.get(app=app)
+    assert plaintext not in token.token_hash
+
+    check = {"HTTP_AUTHORIZATION": f"Bearer {plaintext}"}
+    url = reverse("ban_check")
+    assert client.get(url, {"room": "r", "user": "u"}, **check).status_code == 200
+    page = client.get(reverse("admin:moderation_vendorapp_change", args=[app.pk]))
+    assert plaintext.encode() not in page.content  # never shown again
+    client.post(reverse("admin:moderation_vendorapp_token_revoke", args=[app.pk, token.pk]))
+    assert client.get(url, {"room": "r", "user": "u"}, **check).status_code == 401

@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from moderation import services
+from moderation import services, tokens
 from moderation.models import Ban, CannedReason, ModerationLog, VendorCall
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +94,8 @@ EXPECTED = {
     "admin:moderation_ban_duration": only("moderator"),
     "admin:moderation_ban_retry": only() | {"moderator": DENIED},  # POST only, see below
     "admin:moderation_vendorapp_test": only() | {"credential_manager": DENIED},  # POST only
+    "admin:moderation_vendorapp_token_create": only(),  # POST only
+    "admin:moderation_vendorapp_token_revoke": only(),  # POST only
 }
 for model, views in MODEL_VIEWS.items():
     for view, roles in views.items():
@@ -145,6 +147,7 @@ def world(emulated_app, moderator, monkeypatch):
         "batch": str(ban.batch),
         "callback_id": app.callback_id,
         "moderator": moderator,
+        "token": tokens.create_token(app=app, name="token server")[0].pk,
     }
 
 
@@ -158,6 +161,8 @@ def concrete_url(name, world):
             {"app_id": world["vendorapp"]},
             {"batch_id": world["batch"]},
         ):
+            if name.endswith("_token_revoke"):
+                kwargs = {"app_id": world["vendorapp"], "token_id": world["token"]}
             try:
                 return reverse(name, kwargs=kwargs)
             except Exception:  # noqa: BLE001, S112 - try the next shape of arguments
@@ -226,6 +231,8 @@ STATE_CHANGING = [
     ("admin:moderation_vendorapp_change", "credential_manager"),
     ("admin:moderation_vendorapp_delete", "credential_manager"),
     ("admin:moderation_vendorapp_test", "credential_manager"),
+    ("admin:moderation_vendorapp_token_create", "credential_manager"),
+    ("admin:moderation_vendorapp_token_revoke", "credential_manager"),
     ("admin:password_change", "moderator"),
     ("admin:logout", "moderator"),
 ]

@@ -14,6 +14,7 @@ document.addEventListener("DOMContentLoaded", function () {
     ["region", "access_key_id"].forEach(function (name) {
       if (row(name)) row(name).hidden = !use[name];
     });
+    if (row("zego_native_ban")) row("zego_native_ban").hidden = vendor.value !== "zego";
     var keyLabel = document.querySelector("label[for=id_access_key_id]");
     if (keyLabel && use.label) keyLabel.textContent = use.label + ":";
     var secretLabel = document.querySelector("label[for=id_secret]");
