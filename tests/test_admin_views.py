@@ -365,16 +365,17 @@ def test_the_history_filters_by_date_range_in_the_viewers_time_zone(
 
 
 def test_a_credential_manager_makes_a_ban_check_token_seen_once_and_revokes_it(
-    client, credential_manager, emulated_app
+    client, credential_manager, emulated_app, redis_connection, django_capture_on_commit_callbacks
 ):
     from moderation.models import ApiToken
 
     app = emulated_app("zego")
     client.force_login(credential_manager)
-    made = client.post(
-        reverse("admin:moderation_vendorapp_token_create", args=[app.pk]),
-        {"name": "token server eu-1"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        made = client.post(
+            reverse("admin:moderation_vendorapp_token_create", args=[app.pk]),
+            {"name": "token server eu-1"},
+        )
     plaintext = made.context["plaintext"]
     assert "no-store" in made["Cache-Control"]
     token = ApiToken.objects.get(app=app)
@@ -385,5 +386,7 @@ def test_a_credential_manager_makes_a_ban_check_token_seen_once_and_revokes_it(
     assert client.get(url, {"room": "r", "user": "u"}, **check).status_code == 200
     page = client.get(reverse("admin:moderation_vendorapp_change", args=[app.pk]))
     assert plaintext.encode() not in page.content  # never shown again
-    client.post(reverse("admin:moderation_vendorapp_token_revoke", args=[app.pk, token.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("admin:moderation_vendorapp_token_revoke", args=[app.pk, token.pk]))
     assert client.get(url, {"room": "r", "user": "u"}, **check).status_code == 401
