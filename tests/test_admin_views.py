@@ -387,6 +387,5 @@ def test_a_credential_manager_makes_a_ban_check_token_seen_once_and_revokes_it(
     page = client.get(reverse("admin:moderation_vendorapp_change", args=[app.pk]))
     assert plaintext.encode() not in page.content  # never shown again
     with django_capture_on_commit_callbacks(execute=True):
-    with django_capture_on_commit_callbacks(execute=True):
-            client.post(reverse("admin:moderation_vendorapp_token_revoke", args=[app.pk, token.pk]))
+        client.post(reverse("admin:moderation_vendorapp_token_revoke", args=[app.pk, token.pk]))
     assert client.get(url, {"room": "r", "user": "u"}, **check).status_code == 401
