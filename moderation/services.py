@@ -71,7 +71,10 @@ def _has_control_characters(text: str, allowed: str = "") -> bool:
 def clean_user_ids(user_ids: Iterable[str] | str) -> list[str]:
     """Strips, drops empties and duplicates (first order kept); accepts a list or one string."""
     if isinstance(user_ids, str):
-        user_ids = user_ids.replace(",", "\n").splitlines()
+        # Chinese keyboards type the full-width comma and the enumeration comma.
+        for separator in (",", "，", "、"):
+            user_ids = user_ids.replace(separator, "\n")
+        user_ids = user_ids.splitlines()
     cleaned = list(dict.fromkeys(str(u).strip() for u in user_ids if str(u).strip()))
     if not cleaned:
         raise ValidationError({"user_ids": _("Enter at least one user ID.")})
@@ -462,7 +465,7 @@ def retry(*, ban: Ban, actor) -> Ban:
             ]
         )
         ModerationLog.objects.create(
-            ban=ban, event=Event.RETRIED, actor=actor, message=_("Retried by a moderator.")
+            ban=ban, event=Event.RETRIED, actor=actor, message="Retried by a moderator."
         )
         transaction.on_commit(lambda: dispatch([ban.pk]))
     return ban

@@ -352,3 +352,7 @@ def test_a_permanent_volcengine_ban_is_reapplied_before_the_vendor_window_ends(
     assert renewed.vendor_until > ban.vendor_until
     windows = [c.params["ForbiddenInterval"] for c in emulator.calls if c.action == "BanRoomUser"]
     assert windows == [604800, 604800]
+
+
+def test_user_ids_may_be_separated_by_chinese_commas_too():
+    assert services.clean_user_ids("u1，u2、u3, u4\nu1") == ["u1", "u2", "u3", "u4"]
