@@ -60,11 +60,11 @@ def _wait_for(url, timeout=60):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            response = requests.get(url, timeout=2)
+            response = requests.get(url, timeout=10)
             if response.status_code == 200:
                 return response
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # still starting: a first request may wait for a worker to load Django
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer within {timeout} s")
         time.sleep(0.3)
