@@ -25,7 +25,7 @@ def emulator_apps_file():
     return settings.VAR_DIR / "emulator-apps.json"
 
 
-def load_demo(emulator_base_url: str) -> list[VendorApp]:
+def load_demo(emulator_base_url: str, console_base_url: str = "") -> list[VendorApp]:
     """Creates the demo apps once and writes the emulator's side of their credentials.
 
     The emulator plays the vendor, so it must know the same secrets; they go to a file under
@@ -57,6 +57,11 @@ def load_demo(emulator_base_url: str) -> list[VendorApp]:
                 "access_key_id": access_key_id,
                 "secret": app.secret,
                 "members": {room_id: DEMO_MEMBERS for room_id, _ in DEMO_ROOMS[vendor]},
+                # The emulator reports joins and leaves to the console, as the vendor would.
+                "callback_url": (
+                    f"{console_base_url}/callbacks/{app.callback_id}/" if console_base_url else ""
+                ),
+                "callback_secret": app.callback_secret,
             }
         )
     path = emulator_apps_file()

@@ -27,10 +27,10 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         username, password = self.demo_login(var)
         emulator_port = os.environ.get("EMULATOR_PORT", "8090")
-        load_demo(f"http://127.0.0.1:{emulator_port}")
+        bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
+        load_demo(f"http://127.0.0.1:{emulator_port}", f"http://{bind}")
         embedded, redis_url = self.choose_redis(var)
 
-        bind = os.environ.get("WEB_BIND", "127.0.0.1:8000")
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nOpen http://{bind}/admin/ and log in as {username!r} with "
