@@ -24,6 +24,15 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
+# The figures of the README's "Benchmarks": a database and Redis database of the run's own (made
+# and dropped), the vendor emulator, two RQ workers, gunicorn. DEBUG off, as in production; the
+# keys below only ever protect the run's own, dropped, data. BENCH_ARGS="--only click" etc.
+.PHONY: bench
+bench: export SECRET_KEY ?= bench-only-secret-key-never-used-for-anything-else-0123456789
+bench: export CREDENTIAL_KEYS ?= YmVuY2gtb25seS1jcmVkZW50aWFsLWtleS0zMi1ieXQ=
+bench: $(VENV)/.installed-run
+	$(PY) manage.py bench $(BENCH_ARGS)
+
 # Full-page PNGs of the main pages, in English and Chinese, taken by the browser tests.
 .PHONY: screenshots
 screenshots: $(VENV)/.installed-dev

@@ -2,10 +2,15 @@
 
 Each module has `run(context) -> list[Result]` and a one-line docstring. Add a benchmark by
 writing the module and naming it in BENCHMARKS; `--only a,b,c` picks among them. The shared
-pieces (a gunicorn on loopback, load generators, results) are in `moderation.bench.common`.
+pieces (a gunicorn on loopback, load generators, results, and the run's `Stack` of real
+processes: emulator, RQ workers, web server) are in `moderation.bench.common`.
 """
 
 BENCHMARKS = {
+    "throughput": "moderation.bench.throughput",
+    "click": "moderation.bench.click",
+    "expiry": "moderation.bench.expiry",
+    "history": "moderation.bench.history",
     "bancheck": "moderation.bench.bancheck",
-    # Planned by others: "throughput", "click", "expiry", "history", "memory".
+    "memory": "moderation.bench.memory",  # last: its peaks cover the whole run
 }

@@ -17,12 +17,15 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 LOOPBACK = "127.0.0.1"
@@ -350,3 +353,457 @@ def fetch(address, payload: bytes) -> tuple[int, bytes]:
             conn.close()
 
     return _run(once())
+
+
+# --- The processes a run shares -----------------------------------------------------------------
+# A database and a Redis database of the run's own, the vendor emulator, two RQ workers and a
+# gunicorn, started when a benchmark first needs them and stopped at the end; the memory of the
+# workers and of the web server is sampled all along.
+
+BENCH_REDIS_DB = 12
+WORKERS = 2
+MEMORY_SAMPLE_SECONDS = 0.05
+MARKER = "bench"  # the names of everything a benchmark creates start with this
+
+
+def bench_redis_url(url: str, db: int = BENCH_REDIS_DB) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", str(db))]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@contextlib.contextmanager
+def bench_environment(*, in_place: bool, write: Callable[[str], None]):
+    """Yields the run's Stack, inside a database and Redis database of the run's own.
+
+    The database is `<name>_bench` next to the configured one (SQLite: var/bench/bench.sqlite3),
+    created and migrated now and dropped afterwards; Redis is database 12 of REDIS_URL's server,
+    flushed before and after. `in_place` uses the configured ones as they are (the test suite's
+    are its own already) and removes what the benchmarks made instead.
+    """
+    write(f"Load average (1, 5, 15 min) at the start: {_load()}.")
+    with _static_files(write):
+        if in_place:
+            stack = Stack(write)
+            try:
+                yield stack
+            finally:
+                stack.close()
+                stack.remove_data()
+        else:
+            with _own_database(write) as stack:
+                yield stack
+
+
+@contextlib.contextmanager
+def _static_files(write):
+    """Static files collected as on each release, when pages name them through a manifest.
+
+    A file an admin's Media names but nobody wrote makes every page of that admin fail without
+    DEBUG (ValueError: Missing staticfiles manifest entry). The run says so, and stands in an
+    empty file for it until it ends, so that the pages can be measured at all.
+    """
+    from django.contrib import admin
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    if "Manifest" not in settings.STORAGES["staticfiles"]["BACKEND"]:
+        yield
+        return
+    call_command("collectstatic", interactive=False, verbosity=0)
+    missing = []
+    for model_admin in admin.site._registry.values():
+        media = getattr(type(model_admin), "Media", None)
+        paths = list(getattr(media, "js", ())) + [
+            path for group in getattr(media, "css", {}).values() for path in group
+        ]
+        for path in paths:
+            try:
+                staticfiles_storage.stored_name(path)
+            except ValueError:
+                write(
+                    f"STATIC FILE MISSING: {type(model_admin).__name__}.Media names {path}, which "
+                    "does not exist: without DEBUG its pages answer 500. An empty file stands in "
+                    "for it during this run."
+                )
+                missing.append(path)
+    manifest = Path(settings.STATIC_ROOT) / staticfiles_storage.manifest_name
+    original = manifest.read_text() if missing else ""
+    try:
+        if missing:
+            data = json.loads(original)
+            for path in missing:
+                (Path(settings.STATIC_ROOT) / path).touch()
+                data["paths"][path] = path
+            manifest.write_text(json.dumps(data))
+            staticfiles_storage.hashed_files, _ = staticfiles_storage.load_manifest()
+        yield
+    finally:
+        if missing:
+            manifest.write_text(original)
+            for path in missing:
+                (Path(settings.STATIC_ROOT) / path).unlink(missing_ok=True)
+            staticfiles_storage.hashed_files, _ = staticfiles_storage.load_manifest()
+
+
+@contextlib.contextmanager
+def _own_database(write):
+    import redis
+    from django.test.utils import override_settings
+
+    from moderation import services
+
+    db = connection.settings_dict
+    old_name = db["NAME"]
+    if db["ENGINE"].endswith("sqlite3"):
+        bench_name = str(Path(settings.VAR_DIR) / "bench" / "bench.sqlite3")
+        Path(bench_name).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        bench_name = f"{old_name}_bench"
+    redis_url = bench_redis_url(settings.REDIS_URL)
+    queues = {
+        name: {**queue, "URL": redis_url} if "URL" in queue else queue
+        for name, queue in settings.RQ_QUEUES.items()
+    }
+    write(f"Database {bench_name} (created, migrated, dropped at the end); Redis {redis_url}.")
+    db.setdefault("TEST", {})["NAME"] = bench_name
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    flush = redis.Redis.from_url(redis_url)
+    try:
+        with override_settings(REDIS_URL=redis_url, RQ_QUEUES=queues):
+            services._connection = None  # the process-wide client: reconnect to the bench's
+            flush.flushdb()
+            stack = Stack(write, own_database=True)
+            try:
+                yield stack
+            finally:
+                stack.close()
+                flush.flushdb()
+                services._connection = None
+    finally:
+        flush.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def _rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of one process in kB; zeros once it is gone."""
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return rss, hwm
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                # The command name may hold spaces and parentheses: the ppid follows the last ")".
+                ppid = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        tree.setdefault(ppid, []).append(int(entry.name))
+    return tree
+
+
+def _tree(root: int, children: dict[int, list[int]]) -> list[int]:
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, ()))
+    return pids
+
+
+class MemorySampler:
+    """Peak resident memory of process trees (a process and all its children), by label.
+
+    Every MEMORY_SAMPLE_SECONDS it adds up VmRSS over each tree; a tree's peak is the largest
+    such sum, and never less than the VmHWM (own peak) of any process seen in it. A forked job
+    process counts in full, pages it shares with its parent included.
+    """
+
+    def __init__(self):
+        self._roots: dict[int, str] = {}
+        self.peaks_kb: dict[int, int] = {}
+        self.process_peaks_kb: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def available(self) -> bool:
+        return Path("/proc/self/status").exists()
+
+    def track(self, pid: int, label: str) -> None:
+        with self._lock:
+            self._roots[pid] = label
+        if self._thread is None and self.available:
+            self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+            self._thread.start()
+
+    def sample(self) -> None:
+        children = _children()
+        with self._lock:
+            roots = dict(self._roots)
+        for root in roots:
+            total = own_peak = 0
+            for pid in _tree(root, children):
+                rss, hwm = _rss_kb(pid)
+                total += rss
+                own_peak = max(own_peak, hwm)
+            self.peaks_kb[root] = max(self.peaks_kb.get(root, 0), total, own_peak)
+            self.process_peaks_kb[root] = max(self.process_peaks_kb.get(root, 0), own_peak)
+
+    def _run(self) -> None:
+        while not self._stop.wait(MEMORY_SAMPLE_SECONDS):
+            self.sample()
+
+    def peak_mb(self, label: str) -> float | None:
+        """The largest tree peak among the trees with this label, in MiB; None if none ran."""
+        with self._lock:
+            roots = [pid for pid, name in self._roots.items() if name == label]
+        peaks = [self.peaks_kb[pid] for pid in roots if pid in self.peaks_kb]
+        return max(peaks) / 1024 if peaks else None
+
+    def process_peak_mb(self, label: str) -> float | None:
+        with self._lock:
+            roots = [pid for pid, name in self._roots.items() if name == label]
+        peaks = [self.process_peaks_kb[pid] for pid in roots if pid in self.process_peaks_kb]
+        return max(peaks) / 1024 if peaks else None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def child_environment(**extra) -> dict[str, str]:
+    """The environment of a process serving this run: its database, its Redis, its settings."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get(
+            "DJANGO_SETTINGS_MODULE", settings.SETTINGS_MODULE
+        ),
+        "DATABASE_URL": child_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        **extra,
+    }
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def host_header() -> str:
+    """A host name the site serves (ALLOWED_HOSTS), for requests to it."""
+    for host in settings.ALLOWED_HOSTS:
+        if host not in ("*", "") and not host.startswith("."):
+            return host
+    return "127.0.0.1"
+
+
+class Stack:
+    """The real pieces a benchmark drives; each starts on first use and stops at `close()`."""
+
+    def __init__(self, write: Callable[[str], None], *, own_database: bool = False):
+        self.write = write
+        self.own_database = own_database  # made for this run, dropped afterwards
+        self.memory = MemorySampler()
+        self._emulator = None
+        self._arrivals = threading.Condition()
+        self._calls_by_app: dict[str, list] = {}
+        self._workers: list[subprocess.Popen] = []
+        self._logs: list = []
+        self._web: Gunicorn | None = None
+        self.apps: list = []  # VendorApps the benchmarks made, for remove_data()
+        self.users: list = []
+
+    # -- the vendor emulator, a thread of this process (its clock is this process's clock) --
+
+    def emulator(self):
+        if self._emulator is None:
+            from moderation.emulator import Emulator
+
+            self._emulator = Emulator(on_call=self._arrived)
+            self._emulator.start(host=LOOPBACK, port=0)
+        return self._emulator
+
+    def _arrived(self, call) -> None:
+        with self._arrivals:
+            self._calls_by_app.setdefault(call.app_id, []).append(call)
+            self._arrivals.notify_all()
+
+    def calls_of(self, vendor_app_id: str) -> list:
+        with self._arrivals:
+            return list(self._calls_by_app.get(vendor_app_id, ()))
+
+    def wait_for_call(self, vendor_app_id: str, count: int, timeout: float):
+        """The `count`-th call (1-based) the emulator received for this app; None on timeout."""
+        with self._arrivals:
+            calls = self._calls_by_app.setdefault(vendor_app_id, [])
+            if self._arrivals.wait_for(lambda: len(calls) >= count, timeout):
+                return calls[count - 1]
+        return None
+
+    def vendor_app(self, vendor: str, **fields):
+        """A vendor app of the benchmark's own, known to the emulator with the same secret."""
+        import secrets
+
+        from moderation.models import VendorApp
+
+        emulator = self.emulator()
+        suffix = secrets.token_hex(4)
+        numeric = str(1_000_000_000 + secrets.randbelow(3_000_000_000))
+        app_id, region, key_id = {
+            "volcengine": (f"{MARKER}{suffix}", "cn-north-1", f"AKLT{MARKER}{suffix}"),
+            "zego": (numeric, "", ""),
+            "tencent": (numeric, "ap-guangzhou", f"AKID{MARKER}{suffix}"),
+        }[vendor]
+        app = VendorApp(
+            name=f"{MARKER}-{vendor}-{suffix}",
+            vendor=vendor,
+            vendor_app_id=app_id,
+            region=region,
+            access_key_id=key_id,
+            endpoint=emulator.endpoint(vendor),
+            **fields,
+        )
+        app.secret = secrets.token_hex(16)
+        app.full_clean()
+        app.save()
+        emulator.add_app(vendor=vendor, app_id=app_id, access_key_id=key_id, secret=app.secret)
+        self.apps.append(app)
+        return app
+
+    def user(self, role: str | None = None, *, superuser: bool = False):
+        import secrets
+
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group, Permission
+
+        from moderation.roles import sync_roles
+
+        sync_roles(Group, Permission)
+        user = get_user_model().objects.create_user(
+            username=f"{MARKER}-{(role or 'root').split()[0].lower()}-{secrets.token_hex(3)}",
+            password=None,
+            is_staff=True,
+            is_superuser=superuser,
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        self.users.append(user)
+        return user
+
+    # -- RQ workers: `manage.py rqworker moderation --with-scheduler`, as in production -------
+
+    def workers(self) -> list[subprocess.Popen]:
+        if self._workers:
+            return self._workers
+        import django_rq
+        from rq import Worker
+
+        log_dir = Path(settings.VAR_DIR) / "bench"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for n in range(WORKERS):
+            log = open(log_dir / f"worker-{n + 1}.log", "w")  # noqa: SIM115 - closed in close()
+            self._logs.append(log)
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, "manage.py", "rqworker", "moderation", "--with-scheduler"],
+                cwd=settings.BASE_DIR,
+                env=child_environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._workers.append(process)
+            self.memory.track(process.pid, "worker")
+        redis = django_rq.get_connection("moderation")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self._workers):
+                raise RuntimeError(f"an RQ worker exited; see {log_dir}/worker-*.log")
+            pids = {w.pid for w in Worker.all(connection=redis)}
+            if all(p.pid in pids for p in self._workers):
+                return self._workers
+            time.sleep(0.1)
+        raise RuntimeError(f"the RQ workers did not start within 60 s; see {log_dir}")
+
+    # -- the web server ------------------------------------------------------------------------
+
+    def web(self) -> Gunicorn:
+        if self._web is None:
+            self._web = Gunicorn(workers=2, threads=2).__enter__()
+            self.memory.track(self._web.process.pid, "web")
+        return self._web
+
+    def close(self) -> None:
+        self.write(f"Load average (1, 5, 15 min) at the end: {_load()}.")
+        if self._web is not None:
+            self.memory.sample()
+            self._web.__exit__(None, None, None)
+        for process in self._workers:
+            stop_process_group(process)
+        self.memory.stop()
+        for log in self._logs:
+            log.close()
+        if self._emulator is not None:
+            self._emulator.stop()
+
+    def remove_data(self) -> None:
+        """Removes every row the benchmarks made (for runs in a database that stays)."""
+        remove_apps(self.apps)
+        for user in self.users:
+            user.delete()
+
+
+def remove_apps(apps) -> None:
+    """Deletes vendor apps and everything under them: bans, their log and calls, rooms."""
+    from moderation.models import Ban, ModerationLog, Room, VendorApp, VendorCall
+
+    pks = [app.pk for app in apps if app.pk is not None]
+    if not pks:
+        return
+    apps_in = f"app_id IN ({', '.join(['%s'] * len(pks))})"
+    calls, bans = VendorCall._meta.db_table, Ban._meta.db_table
+    # Raw deletes: the ORM would load every row first (append-only models, PROTECT keys), and
+    # the history benchmark leaves a million. Table names come from the models; values are bound.
+    statements = [
+        (VendorCall.bans.through._meta.db_table, "vendorcall_id", calls),
+        (ModerationLog._meta.db_table, "ban_id", bans),
+        (calls, None, None),
+        (bans, None, None),
+        (Room._meta.db_table, None, None),
+    ]
+    with connection.cursor() as cursor:
+        for table, key, parent in statements:
+            where = f"{key} IN (SELECT id FROM {parent} WHERE {apps_in})" if key else apps_in  # noqa: S608
+            cursor.execute(f"DELETE FROM {table} WHERE {where}", pks)  # noqa: S608
+    VendorApp.objects.filter(pk__in=pks).delete()  # tokens, presence, deliveries go with it
