@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from moderation import services
+from moderation.credentials import CredentialError
 from moderation.models import Ban, ModerationLog, VendorCall
 from moderation.vendors.base import DEFAULT_TIMEOUT
 from moderation_site.settings_test import TEST_REDIS_DB
@@ -312,6 +313,42 @@ def test_a_vendor_failing_past_the_retry_budget_fails_the_kick_with_every_attemp
     ]
     events = list(ModerationLog.objects.filter(ban=kick).order_by("pk").values_list("event"))
     assert events == [("created",)] + [("retried",)] * (budget - 1) + [("failed",)]
+
+
+# --- The key a vendor secret was encrypted with, gone from CREDENTIAL_KEYS for a while -----------
+
+
+def test_a_ban_whose_secret_became_unreadable_is_kept_and_applied_once_the_key_is_back(
+    emulated_app, emulator, redis_connection, moderator, settings
+):
+    from cryptography.fernet import Fernet
+
+    app = emulated_app("volcengine")
+    (ban,) = services.ban(
+        app=app,
+        scope=Ban.Scope.USER_IN_ROOM,
+        room=services.room_for(app=app, room_id="lobby"),
+        user_ids=["u1"],
+        seconds=3600,
+        reason="raid",
+        actor=moderator,
+    )
+    readable = list(django_settings.CREDENTIAL_KEYS)
+    settings.CREDENTIAL_KEYS = [Fernet.generate_key().decode()]  # FAULT: the key is gone
+
+    with pytest.raises(CredentialError):
+        services.apply(ban_ids=[ban.pk])  # what the worker's job does; RQ records the error
+
+    ban.refresh_from_db()
+    assert ban.status == Ban.Status.PENDING and emulator.calls == []
+    settings.CREDENTIAL_KEYS = readable  # the key is back
+    settings.CLAIM_SECONDS = 0
+    settings.DISPATCH_GRACE_SECONDS = 0
+    assert services.reconcile()["dispatched"] == 1
+    services.apply(ban_ids=[ban.pk])
+    ban.refresh_from_db()
+    assert ban.status == Ban.Status.ACTIVE
+    assert [c.action for c in emulator.calls] == ["BanRoomUser"]
 
 
 # --- A PostgreSQL connection dropped between two requests -----------------------------------
