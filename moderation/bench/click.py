@@ -31,6 +31,8 @@ P50_TARGET_MS = 50.0
 REST_SECONDS = 0.3  # the workers are back waiting on the queue well before this
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
+STACK = ("emulator", "workers", "web")  # what it uses of the run's Stack
+
 
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p99 of 50 samples is the largest)."""

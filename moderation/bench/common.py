@@ -362,7 +362,7 @@ def fetch(address, payload: bytes) -> tuple[int, bytes]:
 
 BENCH_REDIS_DB = 12
 WORKERS = 2
-MEMORY_SAMPLE_SECONDS = 0.05
+MEMORY_SAMPLE_SECONDS = 0.1
 MARKER = "bench"  # the names of everything a benchmark creates start with this
 
 
@@ -508,27 +508,22 @@ def _rss_kb(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                # The command name may hold spaces and parentheses: the ppid follows the last ")".
-                ppid = int(stat.read().rpartition(")")[2].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
-
-
-def _tree(root: int, children: dict[int, list[int]]) -> list[int]:
+def _tree(root: int) -> list[int]:
+    """A process and all its descendants (each thread lists the children it forked)."""
     pids, todo = [], [root]
     while todo:
         pid = todo.pop()
         pids.append(pid)
-        todo.extend(children.get(pid, ()))
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+            except (OSError, ValueError):
+                pass
     return pids
 
 
@@ -544,6 +539,7 @@ class MemorySampler:
         self._roots: dict[int, str] = {}
         self.peaks_kb: dict[int, int] = {}
         self.process_peaks_kb: dict[int, int] = {}
+        self._gone: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -560,12 +556,14 @@ class MemorySampler:
             self._thread.start()
 
     def sample(self) -> None:
-        children = _children()
         with self._lock:
-            roots = dict(self._roots)
+            roots = [pid for pid in self._roots if pid not in self._gone]
         for root in roots:
+            if not os.path.exists(f"/proc/{root}"):
+                self._gone.add(root)
+                continue
             total = own_peak = 0
-            for pid in _tree(root, children):
+            for pid in _tree(root):
                 rss, hwm = _rss_kb(pid)
                 total += rss
                 own_peak = max(own_peak, hwm)
@@ -641,6 +639,7 @@ class Stack:
         self._calls_by_app: dict[str, list] = {}
         self._workers: list[subprocess.Popen] = []
         self._logs: list = []
+        self._logs_begun = False
         self._web: Gunicorn | None = None
         self.apps: list = []  # VendorApps the benchmarks made, for remove_data()
         self.users: list = []
@@ -733,7 +732,8 @@ class Stack:
         log_dir = Path(settings.VAR_DIR) / "bench"
         log_dir.mkdir(parents=True, exist_ok=True)
         for n in range(WORKERS):
-            log = open(log_dir / f"worker-{n + 1}.log", "w")  # noqa: SIM115 - closed in close()
+            mode = "a" if self._logs_begun else "w"  # one log per worker and run
+            log = open(log_dir / f"worker-{n + 1}.log", mode)  # noqa: SIM115 - closed in release()
             self._logs.append(log)
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [sys.executable, "manage.py", "rqworker", "moderation", "--with-scheduler"],
@@ -745,6 +745,7 @@ class Stack:
             )
             self._workers.append(process)
             self.memory.track(process.pid, "worker")
+        self._logs_begun = True
         redis = django_rq.get_connection("moderation")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -764,18 +765,32 @@ class Stack:
             self.memory.track(self._web.process.pid, "web")
         return self._web
 
+    def release(self, keep=()) -> None:
+        """Stops what the next benchmark does not use (`keep`: "emulator", "workers", "web").
+
+        So that no benchmark runs beside another's idle processes (measured: an idle stack
+        beside the ban check's server cost it a quarter of its requests per second). What is
+        stopped starts again when used; memory peaks are kept.
+        """
+        self.memory.sample()
+        if self._web is not None and "web" not in keep:
+            self._web.__exit__(None, None, None)
+            self._web = None
+        if "workers" not in keep:
+            for process in self._workers:
+                stop_process_group(process)
+            self._workers = []
+            for log in self._logs:
+                log.close()
+            self._logs = []
+        if self._emulator is not None and "emulator" not in keep:
+            self._emulator.stop()
+            self._emulator = None
+
     def close(self) -> None:
         self.write(f"Load average (1, 5, 15 min) at the end: {_load()}.")
-        if self._web is not None:
-            self.memory.sample()
-            self._web.__exit__(None, None, None)
-        for process in self._workers:
-            stop_process_group(process)
+        self.release()
         self.memory.stop()
-        for log in self._logs:
-            log.close()
-        if self._emulator is not None:
-            self._emulator.stop()
 
     def remove_data(self) -> None:
         """Removes every row the benchmarks made (for runs in a database that stays)."""

@@ -25,6 +25,8 @@ FIRST_SECONDS = 10
 P99_TARGET_S = 2.0
 GIVE_UP_SECONDS = 120  # after the last expires_at: lags beyond this count as this
 
+STACK = ("emulator", "workers")  # what it uses of the run's Stack
+
 
 def run(context: Context) -> list[Result]:
     lags = measure(context.extra["stack"], write=context.write)

@@ -82,6 +82,8 @@ COLUMNS = [
 DURATIONS = [600, 3600, 86_400, 604_800, None]
 BAN_STATUSES = ["expired"] * 14 + ["lifted"] * 2 + ["failed"] + ["active"] * 3
 
+STACK = ("web",)  # what it uses of the run's Stack
+
 
 def user_of(n: int) -> str:
     return f"{MARKER}-user-{n * 7919 % USERS:06d}"

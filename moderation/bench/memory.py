@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from .common import Context, Result, Stack
 
+STACK = ("emulator", "workers", "web")  # what it uses of the run's Stack
+
 
 def run(context: Context) -> list[Result]:
     stack: Stack = context.extra["stack"]
+    if not stack.memory.available:
+        context.write("memory: no /proc on this system: not measured")
+        return []
     if stack.memory.peak_mb("worker") is None or stack.memory.peak_mb("web") is None:
         _short_load(stack, context)
     stack.memory.sample()
