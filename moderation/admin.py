@@ -1,4 +1,5 @@
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
@@ -229,7 +230,7 @@ class DateRangeFilter(admin.FieldListFilter):
             queryset = queryset.filter(
                 **{f"{self.field_path}__gte": datetime.combine(self.since, time.min, zone)}
             )
-        if self.until:
+        if self.until and self.until < date.max:  # the last day there is has no end to add
             queryset = queryset.filter(
                 **{
                     f"{self.field_path}__lt": datetime.combine(
@@ -437,7 +438,11 @@ class BanAdmin(ReadOnlyAdmin):
             return _("(whole room)")
         url = reverse("admin:moderation_ban_timeline")
         return format_html(
-            '<a href="{}?user={}" title="{}">{}</a>', url, ban.user_id, _("timeline"), ban.user_id
+            '<a href="{}?{}" title="{}">{}</a>',
+            url,
+            urlencode({"user": ban.user_id}),
+            _("timeline"),
+            ban.user_id,
         )
 
     @admin.display(description=_("room"))

@@ -4,12 +4,20 @@ import csv
 import uuid
 
 from django.contrib import messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -242,9 +250,12 @@ def retry(model_admin, request, ban_id):
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("Sent again."))
-    return HttpResponseRedirect(
-        request.POST.get("next") or reverse("admin:moderation_ban_change", args=[ban.pk])
-    )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("admin:moderation_ban_change", args=[ban.pk])
+    return HttpResponseRedirect(target)
 
 
 # --- Lift and change, one ban or many -----------------------------------------------------------
@@ -327,7 +338,7 @@ def _lift_or_change(model_admin, request, bans, what, *, bulk=False):
 def timeline(model_admin, request):
     """Everything that happened to one user id, across rooms and apps."""
     _require(request, "view_ban")
-    user_id = (request.GET.get("user") or "").strip()[:200]
+    user_id = (request.GET.get("user") or "").replace("\x00", "").strip()[:200]
     entries = []
     if user_id:
         entries = list(
@@ -401,7 +412,13 @@ EXPORT_COLUMNS = [
 def export_csv(model_admin, request):
     """Exactly the rows the history page shows with the same filters, streamed."""
     _require(request, "view_ban")
-    changelist = model_admin.get_changelist_instance(request)
+    try:
+        changelist = model_admin.get_changelist_instance(request)
+    except IncorrectLookupParameters:
+        return HttpResponseBadRequest(
+            _("These filters cannot be applied: open the history and choose them again."),
+            content_type="text/plain; charset=utf-8",
+        )
     queryset = (
         changelist.get_queryset(request)
         .select_related("app", "room", "created_by", "lifted_by")
@@ -425,7 +442,7 @@ def _export_row(ban):
     def when(value):
         return value.isoformat() if value else ""
 
-    return [
+    row = [
         ban.pk,
         when(ban.created_at),
         ban.kind,
@@ -439,14 +456,15 @@ def _export_row(ban):
         "" if ban.effective_seconds is None else ban.effective_seconds,
         when(ban.starts_at),
         when(ban.expires_at),
-        _safe_cell(ban.reason),
+        ban.reason,
         ban.created_by.get_username() if ban.created_by_id else "",
         ban.lifted_by.get_username() if ban.lifted_by_id else "",
         when(ban.lifted_at),
-        _safe_cell(ban.lift_reason),
-        _safe_cell(ban.vendor_message),
+        ban.lift_reason,
+        ban.vendor_message,
         " ".join(ban.vendor_request_ids or []),
     ]
+    return [_safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
 
 
 def _safe_cell(text):

@@ -10,6 +10,7 @@ them the answer is 503, so that the vendor delivers again.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from django.db import DatabaseError
@@ -22,6 +23,8 @@ from .models import VendorApp
 from .presence import DELIVERY_MAX_AGE
 from .vendors import CallbackInvalid, CallbackRefused, read_callback
 
+CALLBACK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+LATEST_EVENT_MS = 253402300799000  # 9999-12-31T23:59:59Z: later than any datetime can hold
 log = logging.getLogger(__name__)
 
 # Room events are a few hundred bytes; anything much larger is not one.
@@ -37,6 +40,8 @@ def _answer(status: int, **payload) -> JsonResponse:
 def room_callback(request, callback_id: str):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
+    if not CALLBACK_ID.fullmatch(callback_id):
+        return _answer(404, error="no such callback URL")  # ours are url-safe base64
     try:
         app = VendorApp.objects.filter(callback_id=callback_id).first()
     except DatabaseError:
@@ -67,11 +72,13 @@ def room_callback(request, callback_id: str):
         return _answer(403, error=str(exc))
     except CallbackInvalid as exc:
         return _answer(400, error=str(exc))
-    except (ValueError, TypeError, KeyError, RecursionError):
+    except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
         # The readers check every field; this is the net under them, never a 500.
         return _answer(400, error="the callback cannot be read")
     if event is None:
         return _answer(200, ignored=True)
+    if not 0 <= event.at_ms <= LATEST_EVENT_MS:
+        return _answer(400, error="the event time is not a real time")
     if (
         event.sent_at is not None
         and abs(time.time() - event.sent_at) > DELIVERY_MAX_AGE.total_seconds()

@@ -1,6 +1,7 @@
 import contextlib
 import zoneinfo
 
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 
 
@@ -14,8 +15,9 @@ class ViewerTimezoneMiddleware:
         timezone.deactivate()
         name = request.COOKIES.get("tz", "")
         # A cookie we cannot read leaves the site's own time zone.
-        with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
-            if name:
+        # Anything a browser (or an attacker) sends: names, paths, NUL bytes.
+        with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            if name and len(name) <= 64:
                 timezone.activate(zoneinfo.ZoneInfo(name))
         return self.get_response(request)
 
@@ -47,3 +49,22 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL byte in the query string is refused up front: no field of ours may hold one, and
+    PostgreSQL cannot even compare with it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            message = "A parameter contains a NUL character: remove it and try again."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": message}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

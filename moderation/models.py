@@ -11,6 +11,8 @@ from . import credentials
 from .vendors.base import AppConnection
 
 UINT32_MAX = 2**32 - 1
+# Calls per second no vendor serves beyond; it also keeps out infinity (not valid JSON).
+MAX_RATE = 10_000
 ID_MAX_LENGTH = 128
 
 
@@ -142,7 +144,7 @@ class VendorApp(models.Model):
         if secret_error:
             errors["secret"] = secret_error
         if not isinstance(self.rate_limits, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= MAX_RATE
             for v in self.rate_limits.values()
         ):
             errors["rate_limits"] = _(

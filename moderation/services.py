@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
 from . import bancheck, presence
+from .credentials import CredentialError
 from .models import (
     ID_MAX_LENGTH,
     Ban,
@@ -177,7 +178,19 @@ def _vendor_field(name: str) -> str:
 
 def _validate_for_vendor(app: VendorApp, *, kind, scope, room, user_ids, reason, seconds):
     """Every limit the vendor puts on these parameters, checked before anything is saved."""
-    client = client_for(app.connection())
+    try:
+        client = client_for(app.connection())
+    except CredentialError:
+        raise ValidationError(
+            {
+                "app": _(
+                    "This app's stored secret cannot be read with the current keys: a staff "
+                    "member must enter it again."
+                )
+            }
+        ) from None
+    except VendorInputError as exc:
+        raise ValidationError({"app": f"{exc.field}: {exc.message}"}) from None
     try:
         _requests_for(
             client,
@@ -318,6 +331,9 @@ def clean_user_ids_or_empty(user_ids) -> list[str]:
 
 def _create(action: PreparedAction, actor) -> list[Ban]:
     app, room, kind, scope = action.app, action.room, action.kind, action.scope
+    if room is not None and room.pk is None:
+        # A room named for the first time is recorded with the ban that names it, not before.
+        room, _created = Room.objects.get_or_create(app=app, room_id=room.room_id)
     user_ids, seconds, reason = action.user_ids, action.seconds, action.reason
     effective = action.effective_seconds
     batch = uuid.uuid4()  # one moderator action, one batch

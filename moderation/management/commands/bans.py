@@ -4,7 +4,9 @@ Exit status: 0 when every ban reached (or, without --wait, was accepted toward) 
 1 when any failed, 2 for bad input, 3 when --wait ran out with bans still pending.
 """
 
+import argparse
 import json
+import math
 import time
 
 from django.contrib.auth import get_user_model
@@ -13,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from moderation import services
 from moderation.durations import parse_duration
-from moderation.models import Ban, VendorApp
+from moderation.models import Ban, Room, VendorApp
 from moderation.selectors import ban_as_dict, bans_by_id
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PENDING = 1, 2, 3
@@ -31,7 +33,7 @@ class Command(BaseCommand):
             if with_wait:
                 p.add_argument(
                     "--wait",
-                    type=float,
+                    type=wait_seconds,
                     default=0,
                     metavar="SECONDS",
                     help="Wait up to this long for the bans' final states.",
@@ -130,7 +132,7 @@ class Command(BaseCommand):
         app = self.app(options["app"])
         return services.kick(
             app=app,
-            room=services.room_for(app=app, room_id=options["room"]),
+            room=_room(app, options["room"]),
             user_ids=",".join(options["users"]),
             reason=options["reason"],
             actor=self.actor(options),
@@ -141,7 +143,7 @@ class Command(BaseCommand):
         if options["every_room"]:
             scope, room = Ban.Scope.USER_EVERYWHERE, None
         else:
-            room = services.room_for(app=app, room_id=options["room"])
+            room = _room(app, options["room"])
             scope = Ban.Scope.WHOLE_ROOM if options["whole_room"] else Ban.Scope.USER_IN_ROOM
         return services.ban(
             app=app,
@@ -190,6 +192,23 @@ class Command(BaseCommand):
             if b.vendor_message:
                 line += f" — {b.vendor_message}"
             self.stdout.write(line)
+
+
+def _room(app, room_id):
+    """The app's room, or a new one that is saved only if the ban is accepted."""
+    room_id = services.clean_room_id(room_id)
+    return Room.objects.filter(app=app, room_id=room_id).first() or Room(app=app, room_id=room_id)
+
+
+def wait_seconds(text: str) -> float:
+    """--wait: a finite number of seconds, 0 to an hour (argparse reports a bad one)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(seconds) or not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError("give a number of seconds from 0 to 3600")
+    return seconds
 
 
 def _describe(exc: ValidationError) -> str:
