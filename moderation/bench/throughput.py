@@ -93,6 +93,7 @@ class Outcome:
 
 def ban_many(stack: Stack, plan: Plan, *, actor, write=print) -> Outcome:
     """Bans plan.users users in one room: users per second, service call to last answer."""
+    stack.workers()
     app = stack.vendor_app(plan.vendor)
     room = Room.objects.create(app=app, room_id=plan.room_id)
     users = [f"{MARKER}-{n:05d}" for n in range(plan.users)]
