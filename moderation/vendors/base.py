@@ -222,6 +222,17 @@ def callback_text(data: dict, name: str, *, required: bool = True, max_length: i
     return text
 
 
+# Event times are kept as datetimes: anything outside 1970 to 9999 is not a time of an event.
+MAX_EVENT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+def event_ms(value: int | float, name: str) -> int:
+    """A vendor's event time in Unix milliseconds, refused (CallbackInvalid) outside 1970-9999."""
+    if not 0 <= value <= MAX_EVENT_MS:
+        raise CallbackInvalid(f"{name} is not a time between 1970 and 9999")
+    return int(value)
+
+
 def callback_integer(data: dict, name: str, *, required: bool = True) -> int | None:
     value = data.get(name)
     if value is None or value == "":

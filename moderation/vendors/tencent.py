@@ -26,6 +26,7 @@ from .base import (
     callback_object,
     callback_text,
     delivery_key,
+    event_ms,
 )
 
 SERVICE = "trtc"
@@ -305,8 +306,10 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     user_id = "" if event_type == DISMISS_ROOM else callback_text(info, "UserId", max_length=128)
     seconds = callback_integer(info, "EventTs")
     milliseconds = callback_integer(info, "EventMsTs", required=False)
-    at_ms = milliseconds if milliseconds is not None else seconds * 1000
+    at_ms = event_ms(milliseconds if milliseconds is not None else seconds * 1000, "EventTs")
     sent_ms = callback_integer(data, "CallbackTs", required=False)
+    if sent_ms is not None:
+        event_ms(sent_ms, "CallbackTs")
     kind = {DISMISS_ROOM: RoomEvent.CLOSE, ENTER_ROOM: RoomEvent.JOIN, EXIT_ROOM: RoomEvent.LEAVE}
     return RoomEvent(
         kind=kind[event_type],

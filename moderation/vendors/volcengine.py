@@ -23,6 +23,7 @@ from .base import (
     callback_object,
     callback_text,
     delivery_key,
+    event_ms,
 )
 
 SERVICE = "rtc"
@@ -318,18 +319,25 @@ def callback_signature(*, secret: str, fields: dict[str, str]) -> str:
 
 
 def _event_time(value) -> float | None:
-    """EventTime as Unix seconds: RFC 3339 text or milliseconds, whichever the vendor sends."""
+    """EventTime as Unix seconds: RFC 3339 text or milliseconds, whichever the vendor sends;
+    None when it says no time we can read (then age is not checked: EventId still dedupes)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > 16:
+            raise CallbackInvalid("EventTime is not a time between 1970 and 9999")
+        value = int(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return value / 1000 if value > 10**11 else float(value)
-    if isinstance(value, str) and value:
-        if value.isdigit():
-            return _event_time(int(value))
+        seconds = value / 1000 if value > 10**11 else float(value)
+    elif isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed.timestamp() if parsed.tzinfo else None
-    return None
+        if parsed.tzinfo is None:
+            return None
+        seconds = parsed.timestamp()
+    else:
+        return None
+    return event_ms(seconds * 1000, "EventTime") / 1000
 
 
 def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
@@ -359,8 +367,7 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     user_id = "" if event in CLOSE_EVENTS else callback_text(event_data, "UserId", max_length=128)
     sent_at = _event_time(data.get("EventTime"))
     at_ms = callback_integer(event_data, "Timestamp", required=False)
-    if at_ms is None:
-        at_ms = int((sent_at or 0) * 1000)
+    at_ms = int((sent_at or 0) * 1000) if at_ms is None else event_ms(at_ms, "Timestamp")
     if event in JOIN_EVENTS:
         kind = RoomEvent.JOIN
     elif event in LEAVE_EVENTS:

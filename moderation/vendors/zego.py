@@ -23,6 +23,7 @@ from .base import (
     callback_integer,
     callback_text,
     delivery_key,
+    event_ms,
 )
 
 DEFAULT_ENDPOINT = "https://rtc-api.zego.im"
@@ -328,9 +329,10 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         # Checked again once decoded: %00 would otherwise smuggle in a control character.
         callback_text({name: value}, name, max_length=128)
     login = event == "room_login"
-    at_ms = callback_integer(data, "login_time" if login else "logout_time", required=False)
-    if at_ms is None:
-        at_ms = (callback_integer(data, "timestamp") or 0) * 1000
+    time_field = "login_time" if login else "logout_time"
+    at_ms = callback_integer(data, time_field, required=False)
+    sent_ms = event_ms(callback_integer(data, "timestamp") * 1000, "timestamp")
+    at_ms = sent_ms if at_ms is None else event_ms(at_ms, time_field)
     return RoomEvent(
         kind=RoomEvent.JOIN if login else RoomEvent.LEAVE,
         room_id=room_id,
@@ -348,5 +350,5 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         ),
         vendor_event=event,
         reason=callback_text(data, "reason", required=False, max_length=32),
-        sent_at=float(callback_integer(data, "timestamp")),
+        sent_at=sent_ms / 1000,
     )

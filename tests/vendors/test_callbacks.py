@@ -357,3 +357,34 @@ def test_a_window_of_zero_deletes_the_rule():
 
     assert request.action == "DelForbidUserRule"
     assert request.params == {"RuleType": 4, "RoomId": "r1", "UserId": "u1"}
+
+
+# --- Times outside 1970-9999 are not event times ---
+
+
+@pytest.mark.parametrize(
+    ("vendor", "body", "headers"),
+    [
+        ("zego", lambda: zego_body(login_time=str(2**62)), lambda b: {}),
+        ("zego", lambda: zego_body(timestamp="99999999999999"), lambda b: {}),
+        ("tencent", lambda: tencent_body(EventMsTs=2**62), tencent_headers),
+        ("tencent", lambda: tencent_body(EventTs=2**52, EventMsTs=None), tencent_headers),
+        ("volcengine", lambda: volcengine_body(EventTime="9" * 400), lambda b: {}),
+    ],
+)
+def test_an_event_time_past_year_9999_is_invalid(vendor, body, headers):
+    app_id = {"zego": "1234567890", "tencent": "1400000001", "volcengine": "661e0000543cf"}
+    data = body()
+    if vendor == "zego":
+        fields = json.loads(data)
+        fields["signature"] = zego.callback_signature(
+            secret=SECRET, timestamp=fields["timestamp"], nonce=fields["nonce"]
+        )
+        data = json.dumps(fields).encode()
+    if vendor == "volcengine":
+        fields = json.loads(data)
+        fields["Signature"] = volcengine.callback_signature(secret=SECRET, fields=fields)
+        data = json.dumps(fields).encode()
+
+    with pytest.raises(CallbackInvalid, match="between 1970 and 9999"):
+        read_callback(vendor, headers(data), data, secret=SECRET, app_id=app_id[vendor])
