@@ -1,4 +1,5 @@
 import secrets
+import unicodedata
 import uuid
 
 from django.conf import settings
@@ -112,6 +113,11 @@ class VendorApp(models.Model):
 
     def clean(self):
         errors = {}
+        for field in ("name", "vendor_app_id", "region", "access_key_id"):
+            value = getattr(self, field) or ""
+            # Control and formatting characters (e.g. right-to-left overrides) disguise names.
+            if any(unicodedata.category(c)[0] == "C" for c in value):
+                errors[field] = _("Remove the control or formatting characters.")
         app_id = self.vendor_app_id.strip()
         if self.vendor in (Vendor.ZEGO, Vendor.TENCENT):
             if not app_id.isdigit() or not 0 < int(app_id) <= UINT32_MAX:
