@@ -375,7 +375,7 @@ class BanAdmin(ReadOnlyAdmin):
 
     class Media:
         css = {"all": ["moderation/moderation.css"]}
-        js = ["moderation/moderation.js"]
+        js = []
 
     def get_urls(self):
         view = self.admin_site.admin_view
