@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -74,6 +75,12 @@ def merge_results(path: Path, results: list[Result]) -> dict:
 
 
 # --- a gunicorn on loopback -------------------------------------------------------------------
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: SIGTERM when the bench process dies, however it dies (Linux)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -144,6 +151,7 @@ class Gunicorn:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=die_with_parent,  # dies with the bench
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -742,6 +750,7 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,  # dies with the bench
             )
             self._workers.append(process)
             self.memory.track(process.pid, "worker")
@@ -788,9 +797,10 @@ class Stack:
             self._emulator = None
 
     def close(self) -> None:
-        self.write(f"Load average (1, 5, 15 min) at the end: {_load()}.")
         self.release()
         self.memory.stop()
+        with contextlib.suppress(OSError, ValueError):  # e.g. stderr piped into a closed `head`
+            self.write(f"Load average (1, 5, 15 min) at the end: {_load()}.")
 
     def remove_data(self) -> None:
         """Removes every row the benchmarks made (for runs in a database that stays)."""
