@@ -507,6 +507,9 @@ def _redis():
 
 def dispatch(ban_ids: list[int]) -> bool:
     """Queues the vendor work; with Redis down the bans stay pending for `reconcile`."""
+    # Marked before the jobs exist: a worker claiming while this UPDATE held the rows would
+    # skip them (skip_locked) and finish an empty job.
+    Ban.objects.filter(pk__in=ban_ids).update(dispatched_at=timezone.now())
     try:
         queue = _queue()
         chunk = settings.BANS_PER_JOB
@@ -518,8 +521,8 @@ def dispatch(ban_ids: list[int]) -> bool:
             type(exc).__name__,
             len(ban_ids),
         )
+        Ban.objects.filter(pk__in=ban_ids, status=Status.PENDING).update(dispatched_at=None)
         return False
-    Ban.objects.filter(pk__in=ban_ids).update(dispatched_at=timezone.now())
     return True
 
 
