@@ -11,8 +11,8 @@ def sync_ban(ban_id: int, attempt: int = 1):
     services.sync(ban_id=ban_id, attempt=attempt)
 
 
-def expire_ban(ban_id: int, expires_at: str):
-    return services.expire(ban_id=ban_id, expires_at=expires_at)
+def expire_bans():
+    return services.expire_due()
 
 
 def reapply_ban(ban_id: int):

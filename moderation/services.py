@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 import unicodedata
 import uuid
 from collections import defaultdict
@@ -54,7 +53,8 @@ log = logging.getLogger(__name__)
 
 QUEUE = "moderation"
 PERMANENT = None
-EARLY_TIMER_SLEEP_SECONDS = 5
+# A backlog (cron stopped for a while) is worked off this many bans per second.
+EXPIRE_BATCH = 5000
 MAX_BAN_SECONDS = 10 * 365 * 24 * 3600
 REASON_MAX_LENGTH = 1000
 
@@ -541,25 +541,20 @@ def _enqueue_sync(ban_id: int, attempt: int = 1, delay: float = 0):
 
 
 def _schedule_timers(ban: Ban):
-    """Expiry and re-apply timers; the job ids make a new schedule replace the old one."""
+    """Volcengine's re-apply timer; its job id makes a new schedule replace the old one.
+
+    Expiry has no timer of its own: `expire_due` runs each second and ends whatever is due.
+    """
+    reapply_at = _reapply_at(ban)
+    if reapply_at is None:
+        return
     try:
-        queue = _queue()
-        if ban.expires_at is not None:
-            queue.enqueue_at(
-                ban.expires_at,
-                "moderation.jobs.expire_ban",
-                ban.pk,
-                _iso(ban.expires_at),
-                job_id=f"expire-{ban.pk}",
-            )
-        reapply_at = _reapply_at(ban)
-        if reapply_at is not None:
-            queue.enqueue_at(
-                reapply_at, "moderation.jobs.reapply_ban", ban.pk, job_id=f"reapply-{ban.pk}"
-            )
+        _queue().enqueue_at(
+            reapply_at, "moderation.jobs.reapply_ban", ban.pk, job_id=f"reapply-{ban.pk}"
+        )
     except RedisError as exc:
         log.warning(
-            "Queue unavailable (%s): ban %s timers are kept by the sweep.",
+            "Queue unavailable (%s): ban %s is re-applied by reconcile.",
             type(exc).__name__,
             ban.pk,
         )
@@ -751,46 +746,41 @@ def _log_many(bans: list[Ban], event: str, *, message: str = "", details=None, a
 
 def _mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | None):
     now = timezone.now()
+    message = result.message if result else ""
+    request_ids = [result.request_id] if result and result.request_id else []
+    vendor_until = now + timedelta(seconds=window) if window else None
     with writing():
         pending = list(
             Ban.objects.select_for_update().filter(
                 pk__in=[b.pk for b in bans], status=Status.PENDING
             )
         )
+        # One UPDATE per kind and duration: the bans of one call share everything else, and
+        # a bulk_update's CASE per row held the rows' locks several times as long.
+        shapes = defaultdict(list)
         for b in pending:
-            b.claimed_at = None
-            b.vendor_message = result.message if result else ""
-            b.vendor_request_ids = [result.request_id] if result and result.request_id else []
-            if b.kind == Ban.Kind.KICK:
-                b.status = Status.DONE
+            shapes[(b.kind, b.effective_seconds)].append(b)
+        for (kind, seconds), group in shapes.items():
+            fields = {
+                "claimed_at": None,
+                "vendor_message": message,
+                "vendor_request_ids": request_ids,
+                "updated_at": now,
+            }
+            if kind == Ban.Kind.KICK:
+                fields["status"] = Status.DONE
             else:
-                b.status = Status.ACTIVE
-                b.starts_at = now
-                b.expires_at = (
-                    None
-                    if b.effective_seconds is None
-                    else now + timedelta(seconds=b.effective_seconds)
+                fields.update(
+                    status=Status.ACTIVE,
+                    starts_at=now,
+                    expires_at=None if seconds is None else now + timedelta(seconds=seconds),
+                    vendor_until=vendor_until,
                 )
-                b.vendor_until = now + timedelta(seconds=window) if window else None
-        Ban.objects.bulk_update(
-            pending,
-            [
-                "status",
-                "claimed_at",
-                "vendor_message",
-                "vendor_request_ids",
-                "starts_at",
-                "expires_at",
-                "vendor_until",
-                "updated_at",
-            ],
-        )
-        _log_many(
-            pending,
-            Event.APPLIED,
-            message=result.message if result else "",
-            details=_result_details(result),
-        )
+            Ban.objects.filter(pk__in=[b.pk for b in group]).update(**fields)
+            for b in group:
+                for name, value in fields.items():
+                    setattr(b, name, value)
+        _log_many(pending, Event.APPLIED, message=message, details=_result_details(result))
         active = [b for b in pending if b.status == Status.ACTIVE]
         _refresh_cache_on_commit([b.pk for b in active])
         transaction.on_commit(lambda: [_schedule_timers(b) for b in active])
@@ -946,31 +936,27 @@ def reapply(*, ban_id: int) -> None:
 # --- Worker side: time ------------------------------------------------------------------------
 
 
-def expire(*, ban_id: int, expires_at: str) -> bool:
-    """Ends a timed ban, unless a lift, change or newer ban has moved it since the timer was set.
+def expire_due() -> int:
+    """Ends every timed ban whose time is up; cron runs this each second.
 
     Nothing is called at the vendor: Volcengine's window ends by itself, and the kick-only
-    vendors only stop being enforced by us.
+    vendors only stop being enforced by us. A ban being lifted or changed right now is locked
+    and skipped; the next run sees what that left.
     """
-    expected = datetime.fromisoformat(expires_at)
-    early = (expected - timezone.now()).total_seconds()
-    if early > 0:
-        # RQ schedules to the whole second, so a timer may fire up to a second early.
-        if early > EARLY_TIMER_SLEEP_SECONDS:
-            ban = Ban.objects.filter(pk=ban_id, status=Status.ACTIVE, expires_at=expected).first()
-            if ban:
-                _schedule_timers(ban)
-            return False
-        time.sleep(early)
-    now = timezone.now()
-    with transaction.atomic():
-        ended = Ban.objects.filter(
-            pk=ban_id, status=Status.ACTIVE, expires_at=expected, expires_at__lte=now
-        ).update(status=Status.EXPIRED, updated_at=now)
-        if ended:
-            ModerationLog.objects.create(ban_id=ban_id, event=Event.EXPIRED)
-            _refresh_cache_on_commit([ban_id])
-    return bool(ended)
+    with writing():
+        ids = list(
+            Ban.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.ACTIVE, expires_at__lte=timezone.now())
+            .values_list("pk", flat=True)[:EXPIRE_BATCH]
+        )
+        if not ids:
+            return 0
+        Ban.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=timezone.now())
+        ModerationLog.objects.bulk_create(
+            [ModerationLog(ban_id=pk, event=Event.EXPIRED) for pk in ids]
+        )
+        _refresh_cache_on_commit(ids)
+    return len(ids)
 
 
 def reconcile() -> dict:
@@ -996,12 +982,7 @@ def reconcile() -> dict:
     )
     for pk in unsynced:
         _enqueue_sync(pk)
-    expired = [
-        expire(ban_id=pk, expires_at=_iso(at))
-        for pk, at in Ban.objects.filter(status=Status.ACTIVE, expires_at__lte=now).values_list(
-            "pk", "expires_at"
-        )[:10_000]
-    ]
+    expired = expire_due()
     margin = timedelta(seconds=settings.REAPPLY_MARGIN_SECONDS)
     due = list(
         Ban.objects.filter(status=Status.ACTIVE, vendor_until__lte=now + margin)
@@ -1018,7 +999,7 @@ def reconcile() -> dict:
     return {
         "dispatched": len(undispatched),
         "synced": len(unsynced),
-        "expired": sum(expired),
+        "expired": expired,
         "reapplied": len(due),
         "rekicks": _sweep_presence(),
         "cache_repaired": cache_repaired,

@@ -144,6 +144,8 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 RQ_QUEUES = {
     "moderation": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
 }
+# Jobs run in the worker process, not a fork per job: see moderation/worker.py.
+RQ = {"WORKER_CLASS": "moderation.worker.Worker"}
 # django-rq's own admin page lets every staff member empty queues; ours is superusers only.
 RQ_SHOW_ADMIN_LINK = False
 

@@ -129,6 +129,16 @@ def worker(redis_connection, transactional_db):
     print(stop_worker(process))  # pytest shows it with a failing test's output
 
 
+@pytest.fixture
+def cron(worker):
+    """The real `rqcron` process beside the worker: expiry each second, reconcile every 15 s."""
+    from .support.workers import start_cron, stop_worker
+
+    process = start_cron()
+    yield process
+    print(stop_worker(process))
+
+
 # --- Room callbacks and the ban check (appended) --------------------------------------------
 
 CALLBACK_SECRETS = {

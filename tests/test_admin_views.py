@@ -5,8 +5,9 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from moderation import services
+from moderation import admin_views, services
 from moderation.models import Ban, CannedReason, ModerationLog
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +191,35 @@ def test_the_export_has_exactly_the_filtered_rows(
     )
     assert sorted(r["user_id"] for r in rows) == ["a", "b"]
     assert {r["reason"] for r in rows} == {"'=HYPERLINK(evil)"}  # never a live formula
+
+
+def test_the_export_pages_through_every_ban_once_newest_first(
+    client, supervisor, moderator, emulated_app, no_queue, monkeypatch
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    bans = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=[f"u{n:02d}" for n in range(13)],
+        seconds=60,
+        reason="raid",
+        actor=moderator,
+    )
+    # Ties on created_at across page ends: the id decides the order and nothing repeats.
+    same_moment = timezone.now()
+    Ban.objects.filter(pk__in=[b.pk for b in bans[2:9]]).update(created_at=same_moment)
+    monkeypatch.setattr(admin_views, "EXPORT_FIRST_PAGE", 3)
+    monkeypatch.setattr(admin_views, "EXPORT_PAGE", 4)
+    client.force_login(supervisor)
+
+    response = client.get(reverse("admin:moderation_ban_export"))
+
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    exported = [int(r["id"]) for r in csv.DictReader(io.StringIO(body))]
+    assert exported == list(Ban.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    assert len(exported) == 13
 
 
 def test_the_timeline_shows_everything_that_happened_to_a_user(

@@ -183,7 +183,7 @@ def test_with_redis_unreachable_a_ban_is_kept_pending_and_reconcile_dispatches_i
 
 
 def test_a_12_second_ban_is_marked_expired_within_2_seconds_of_its_end(
-    emulated_app, emulator, worker, moderator
+    emulated_app, emulator, worker, cron, moderator
 ):
     app = emulated_app("volcengine")
     room = services.room_for(app=app, room_id="quick")
@@ -240,32 +240,36 @@ def test_lift_and_change_on_volcengine_call_update_ban_room_user_rule(
     assert Ban.objects.get(pk=second.pk).expires_at == second.starts_at + timedelta(hours=2)
 
 
-def test_an_old_timer_never_ends_a_newer_ban(
+def test_expiry_ends_only_the_bans_whose_time_is_up_as_changed_since(
     emulated_app, redis_connection, moderator, monkeypatch
 ):
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-6")
     monkeypatch.setattr(services, "dispatch", lambda ids: True)
-    (ban,) = services.ban(
+    extended, ended = services.ban(
         app=app,
         scope=Ban.Scope.USER_IN_ROOM,
         room=room,
-        user_ids=["u1"],
+        user_ids=["u1", "u2"],
         seconds=60,
         reason="spam",
         actor=moderator,
     )
     now = timezone.now()
-    Ban.objects.filter(pk=ban.pk).update(
+    Ban.objects.filter(pk__in=[extended.pk, ended.pk]).update(
         status=Ban.Status.ACTIVE,
         starts_at=now - timedelta(seconds=120),
         expires_at=now - timedelta(seconds=60),
     )
-    old_timer = (now - timedelta(seconds=60)).isoformat()
-    services.change(ban=Ban.objects.get(pk=ban.pk), seconds=86400, reason="extend", actor=moderator)
+    services.change(
+        ban=Ban.objects.get(pk=extended.pk), seconds=86400, reason="extend", actor=moderator
+    )
 
-    assert services.expire(ban_id=ban.pk, expires_at=old_timer) is False
-    assert Ban.objects.get(pk=ban.pk).status == Ban.Status.ACTIVE
+    assert services.expire_due() == 1
+    assert Ban.objects.get(pk=extended.pk).status == Ban.Status.ACTIVE
+    assert Ban.objects.get(pk=ended.pk).status == Ban.Status.EXPIRED
+    assert ModerationLog.objects.filter(ban=ended, event="expired").count() == 1
+    assert services.expire_due() == 0
 
 
 def test_100_users_banned_on_zego_never_draw_a_throttling_answer(

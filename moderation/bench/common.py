@@ -729,7 +729,8 @@ class Stack:
         self.users.append(user)
         return user
 
-    # -- RQ workers: `manage.py rqworker moderation --with-scheduler`, as in production -------
+    # -- the Procfile's worker and cron: `manage.py rqworker moderation --with-scheduler` ------
+    # -- (WORKERS of them) and `manage.py rqcron moderation.cron`, as in production -----------
 
     def workers(self) -> list[subprocess.Popen]:
         if self._workers:
@@ -739,32 +740,39 @@ class Stack:
 
         log_dir = Path(settings.VAR_DIR) / "bench"
         log_dir.mkdir(parents=True, exist_ok=True)
-        for n in range(WORKERS):
-            mode = "a" if self._logs_begun else "w"  # one log per worker and run
-            log = open(log_dir / f"worker-{n + 1}.log", mode)  # noqa: SIM115 - closed in release()
-            self._logs.append(log)
-            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [sys.executable, "manage.py", "rqworker", "moderation", "--with-scheduler"],
-                cwd=settings.BASE_DIR,
-                env=child_environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,  # dies with the bench
-            )
-            self._workers.append(process)
+        workers = [
+            self._start(["rqworker", "moderation", "--with-scheduler"], log_dir / f"worker-{n}.log")
+            for n in range(1, WORKERS + 1)
+        ]
+        for process in workers:
             self.memory.track(process.pid, "worker")
+        self._start(["rqcron", "moderation.cron"], log_dir / "cron.log")
         self._logs_begun = True
         redis = django_rq.get_connection("moderation")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self._workers):
-                raise RuntimeError(f"an RQ worker exited; see {log_dir}/worker-*.log")
+                raise RuntimeError(f"an RQ worker or cron exited; see {log_dir}/*.log")
             pids = {w.pid for w in Worker.all(connection=redis)}
-            if all(p.pid in pids for p in self._workers):
+            if all(p.pid in pids for p in workers):
                 return self._workers
             time.sleep(0.1)
         raise RuntimeError(f"the RQ workers did not start within 60 s; see {log_dir}")
+
+    def _start(self, command: list[str], log_path: Path) -> subprocess.Popen:
+        log = open(log_path, "a" if self._logs_begun else "w")  # noqa: SIM115 - closed in release()
+        self._logs.append(log)
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "manage.py", *command],
+            cwd=settings.BASE_DIR,
+            env=child_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # dies with the bench
+        )
+        self._workers.append(process)
+        return process
 
     # -- the web server ------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 Moderators ban BANS users of a ZEGO app of the benchmark's own in ACTIONS actions whose durations
 are FIRST_SECONDS, FIRST_SECONDS + 1, …: once the workers have applied them (about a second), the
-bans end within the same ACTIONS seconds. The workers' own expiry timers (RQ scheduled jobs,
-scheduled as each ban is applied) end them; no reconcile runs. The lag of a ban is the time of
-its status flip (updated_at, set by the flip) minus its expires_at.
+bans end within the same ACTIONS seconds. The cron process's expiry run (each second, on the
+workers) ends them, as in production. The lag of a ban is the time of its status flip
+(updated_at, set by the flip) minus its expires_at.
 """
 
 from __future__ import annotations

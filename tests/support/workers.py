@@ -24,6 +24,15 @@ def child_database_url() -> str:
 
 
 def start_worker(**env) -> subprocess.Popen:
+    return _start(["rqworker", "moderation", "--with-scheduler"], env)
+
+
+def start_cron(**env) -> subprocess.Popen:
+    """`manage.py rqcron moderation.cron`: enqueues reconcile and expiry; a worker runs them."""
+    return _start(["rqcron", "moderation.cron"], env)
+
+
+def _start(command: list[str], env: dict) -> subprocess.Popen:
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "moderation_site.settings_test",
@@ -33,7 +42,7 @@ def start_worker(**env) -> subprocess.Popen:
         **env,
     }
     return subprocess.Popen(  # noqa: S603
-        [sys.executable, "manage.py", "rqworker", "moderation", "--with-scheduler"],
+        [sys.executable, "manage.py", *command],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.PIPE,
