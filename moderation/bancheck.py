@@ -58,9 +58,6 @@ SEPARATOR = "\x1f"  # a control character: never part of a room or user id
 BUILD_LOCK_MS = 10_000
 VERIFIED_RECENTLY = "moderation:bancheck-verified"
 VERIFY_EVERY_SECONDS = 60
-# Requests per second a token may make when its own limit is not set (settings
-# BAN_CHECK_RATE_PER_SECOND); a burst of one second's worth is allowed.
-DEFAULT_RATE_PER_SECOND = 500
 
 Status = Ban.Status
 Scope = Ban.Scope
@@ -210,9 +207,17 @@ def _best(bans) -> tuple[int, datetime | None] | None:
 
 
 def _holding(app_pk: int):
+    """Active bans that have not ended, and bans still waiting for the vendor.
+
+    A pending ban keeps its user out already: the moderator's decision is made, and on the
+    kick-only vendors this check is what enforces it while the vendor is slow or down. Its
+    end is not known until the vendor confirms, so its entry has none.
+    """
     now = timezone.now()
-    return Ban.objects.filter(app_id=app_pk, status=Status.ACTIVE).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    return Ban.objects.filter(app_id=app_pk).filter(
+        Q(status=Status.ACTIVE, expires_at__isnull=True)
+        | Q(status=Status.ACTIVE, expires_at__gt=now)
+        | Q(status=Status.PENDING, kind=Ban.Kind.BAN)
     )
 
 
@@ -522,7 +527,8 @@ def check(token: str, room_id: str, user_id: str) -> Answer:
 
 
 def _default_rate() -> int:
-    return getattr(settings, "BAN_CHECK_RATE_PER_SECOND", DEFAULT_RATE_PER_SECOND)
+    # Per second, when the token sets no limit of its own; a burst of a second's worth is allowed.
+    return settings.BAN_CHECK_RATE_PER_SECOND
 
 
 def _app_of_token(hashed: str) -> VendorApp:

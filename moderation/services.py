@@ -368,6 +368,9 @@ def _create(action: PreparedAction, actor) -> list[Ban]:
         )
         ids = [b.pk for b in bans]
         transaction.on_commit(lambda: dispatch(ids))
+        if kind == Ban.Kind.BAN:
+            # After the dispatch, so the vendor call is not kept waiting for the cache.
+            _refresh_cache_on_commit(ids)
     return bans
 
 
@@ -484,6 +487,7 @@ def retry(*, ban: Ban, actor) -> Ban:
             ban=ban, event=Event.RETRIED, actor=actor, message="Retried by a moderator."
         )
         transaction.on_commit(lambda: dispatch([ban.pk]))
+        _refresh_cache_on_commit([ban.pk])  # pending again: it holds while the vendor is asked
     return ban
 
 
@@ -819,7 +823,7 @@ def _mark_failed(bans, *, message, result=None, attempt=None):
             message=message,
             details=_result_details(result, attempt),
         )
-        # A pending ban was never in the cache; refreshed all the same, as every change is.
+        # A pending ban is in the ban check's cache: the refresh takes it out.
         _refresh_cache_on_commit(ids)
 
 

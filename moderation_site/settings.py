@@ -209,3 +209,5 @@ CLAIM_SECONDS = env.int("CLAIM_SECONDS", default=120)
 REAPPLY_MARGIN_SECONDS = env.int("REAPPLY_MARGIN_SECONDS", default=3600)
 # Bans handed to one apply job; several jobs let several workers share a bulk action.
 BANS_PER_JOB = env.int("BANS_PER_JOB", default=100)
+# Ban checks answered per second and token, unless the token sets its own (`--rate`).
+BAN_CHECK_RATE_PER_SECOND = env.int("BAN_CHECK_RATE_PER_SECOND", default=500)

@@ -60,6 +60,34 @@ def test_it_answers_before_during_and_after_a_lift(ask, app, monkeypatch, modera
     assert answer(ask()) == {"banned": False, "until": None, "ban_id": None}
 
 
+def test_a_ban_holds_while_it_waits_for_the_vendor_and_ends_when_lifted(
+    ask, app, monkeypatch, moderator
+):
+    monkeypatch.setattr(services, "dispatch", lambda ids: True)  # the vendor has not answered
+    room = services.room_for(app=app, room_id="live-1")
+    services.kick(app=app, room=room, user_ids=["troll"], reason="spam", actor=moderator)
+    assert answer(ask())["banned"] is False  # a kick is no ban
+
+    (ban,) = services.ban(
+        app=app,
+        scope=Ban.Scope.USER_IN_ROOM,
+        room=room,
+        user_ids=["troll"],
+        seconds=600,
+        reason="spam",
+        actor=moderator,
+    )
+
+    assert ban.status == Ban.Status.PENDING
+    # Its end counts from the vendor's confirmation, so none is known yet.
+    assert answer(ask()) == {"banned": True, "until": None, "ban_id": ban.pk}
+    assert bancheck.answer_from_db(app.pk, "live-1", "troll").banned
+
+    services.lift(ban=ban, reason="wrong user", actor=moderator)
+
+    assert answer(ask())["banned"] is False
+
+
 def test_a_change_moves_the_end_it_reports(ask, app, monkeypatch, moderator):
     ban = active_ban(app, "live-1", "troll", monkeypatch, seconds=600)
 

@@ -19,6 +19,20 @@ from moderation.models import Ban, Room, VendorApp
 from moderation.selectors import ban_as_dict, bans_by_id
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PENDING = 1, 2, 3
+LARGEST_ID = 2**63 - 1  # the database's bigint
+
+
+def ban_id(text: str) -> int:
+    """A ban id as argparse reads it; anything else is bad input (exit 2), never a crash."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= LARGEST_ID:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a ban id: use a whole number from 1 to {LARGEST_ID}."
+        )
+    return value
 
 
 class Command(BaseCommand):
@@ -66,18 +80,18 @@ class Command(BaseCommand):
         common(ban)
 
         lift = sub.add_parser("lift", help="End bans early.")
-        lift.add_argument("ids", nargs="+", type=int, metavar="BAN_ID")
+        lift.add_argument("ids", nargs="+", type=ban_id, metavar="BAN_ID")
         lift.add_argument("--reason", required=True)
         common(lift)
 
         change = sub.add_parser("change", help="Set a new total duration, from the ban's start.")
-        change.add_argument("ids", nargs="+", type=int, metavar="BAN_ID")
+        change.add_argument("ids", nargs="+", type=ban_id, metavar="BAN_ID")
         change.add_argument("--duration", required=True)
         change.add_argument("--reason", required=True)
         common(change)
 
         show = sub.add_parser("show", help="Show bans.")
-        show.add_argument("ids", nargs="+", type=int, metavar="BAN_ID")
+        show.add_argument("ids", nargs="+", type=ban_id, metavar="BAN_ID")
         common(show)
 
         reconcile = sub.add_parser("reconcile", help="Dispatch what Redis lost or never got.")
