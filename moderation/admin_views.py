@@ -28,7 +28,7 @@ from .durations import describe
 from .forms import ChangeForm, LiftForm, ModerateForm, add_service_errors
 from .models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
 from .templatetags.moderation import remaining
-from .vendors import VendorInputError, capabilities_for, client_for
+from .vendors import VendorInputError, capabilities_for
 
 
 def _require(request, *perms):
@@ -504,7 +504,7 @@ def test_connection(model_admin, request, app_id):
         raise PermissionDenied
     app = get_object_or_404(VendorApp, pk=app_id)
     try:
-        client = client_for(app.connection(), timeout=(3.05, 10))
+        client = services.vendor_client(app)
     except (VendorInputError, CredentialError) as exc:
         messages.error(
             request,

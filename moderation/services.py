@@ -152,6 +152,12 @@ def _refresh_cache_on_commit(ban_ids) -> None:
         transaction.on_commit(lambda: bancheck.refresh_ban_ids(ids))
 
 
+def vendor_client(app: VendorApp):
+    """A client for the app's vendor, with the configured timeouts; raises CredentialError."""
+    timeout = (settings.VENDOR_CONNECT_TIMEOUT_SECONDS, settings.VENDOR_READ_TIMEOUT_SECONDS)
+    return client_for(app.connection(), timeout=timeout)
+
+
 def _check_app(app: VendorApp):
     if not app.enabled:
         raise ValidationError({"app": _("This app is disabled: a staff member can enable it.")})
@@ -179,7 +185,7 @@ def _vendor_field(name: str) -> str:
 def _validate_for_vendor(app: VendorApp, *, kind, scope, room, user_ids, reason, seconds):
     """Every limit the vendor puts on these parameters, checked before anything is saved."""
     try:
-        client = client_for(app.connection())
+        client = vendor_client(app)
     except CredentialError:
         raise ValidationError(
             {
@@ -658,7 +664,7 @@ def apply(*, ban_ids: list[int], attempt: int = 1) -> None:
     try:
         for group in groups.values():
             app = group[0].app
-            client = clients.get(app.pk) or clients.setdefault(app.pk, client_for(app.connection()))
+            client = clients.get(app.pk) or clients.setdefault(app.pk, vendor_client(app))
             to_retry += _apply_group(client, app, group, attempt)
     finally:
         for client in clients.values():
@@ -860,7 +866,7 @@ def sync(*, ban_id: int, attempt: int = 1) -> None:
         )
     else:
         window = 0
-    client = client_for(ban.app.connection())
+    client = vendor_client(ban.app)
     try:
         request = client.update_ban_request(
             room_id=ban.room.room_id if ban.room else None,
@@ -911,7 +917,7 @@ def reapply(*, ban_id: int) -> None:
     now = timezone.now()
     remaining = None if ban.expires_at is None else int((ban.expires_at - now).total_seconds())
     window = _vendor_window(caps, remaining)
-    client = client_for(ban.app.connection())
+    client = vendor_client(ban.app)
     try:
         request = client.ban_request(
             room_id=ban.room.room_id if ban.room else None,
@@ -1086,7 +1092,7 @@ def rekick(
         return False
     if require_presence and not presence.is_in(app=app, room_id=room_id, user_id=user_id):
         return False
-    client = client_for(app.connection())
+    client = vendor_client(app)
     try:
         return _kick(
             client,

@@ -196,6 +196,9 @@ LOGGING = {
 # Vendor calls: at most the documented number per second, counted over a second plus this
 # margin, which absorbs clock and network jitter between us and the vendor.
 VENDOR_RATE_MARGIN_SECONDS = env.float("VENDOR_RATE_MARGIN_SECONDS", default=0.02)
+# Seconds to connect to a vendor and to wait for its answer; a timeout is retried like a 5xx.
+VENDOR_CONNECT_TIMEOUT_SECONDS = env.float("VENDOR_CONNECT_TIMEOUT_SECONDS", default=3.05)
+VENDOR_READ_TIMEOUT_SECONDS = env.float("VENDOR_READ_TIMEOUT_SECONDS", default=10.0)
 # Retries of retryable vendor failures (throttling, 5xx, timeouts): attempts in all, and the
 # back-off before attempt n: min(cap, base * 2**(n-2)) seconds, with +-50 % jitter.
 VENDOR_MAX_ATTEMPTS = env.int("VENDOR_MAX_ATTEMPTS", default=6)

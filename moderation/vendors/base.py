@@ -493,8 +493,8 @@ class VendorClient:
         secret = self.connection.secret
         if not secret:
             return
-        result.vendor_message = result.vendor_message.replace(secret, "[redacted]")
-        result.message = result.message.replace(secret, "[redacted]")
+        for name in ("vendor_message", "message", "vendor_code", "request_id"):
+            setattr(result, name, str(getattr(result, name)).replace(secret, "[redacted]"))
         result.details = {
             k: v.replace(secret, "[redacted]") if isinstance(v, str) else v
             for k, v in result.details.items()
