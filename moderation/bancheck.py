@@ -40,6 +40,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -238,15 +239,7 @@ def _ban_fields(app_pk: int, targets=None) -> dict[str, str]:
     """field -> payload from the database, for `targets` (scope, room, user) or for every ban."""
     bans = _holding(app_pk)
     if targets is not None:
-        condition = Q(pk__in=[])
-        for scope, room_id, user_id in targets:
-            if scope == Scope.USER_IN_ROOM:
-                condition |= Q(scope=scope, room__room_id=room_id, user_id=user_id)
-            elif scope == Scope.WHOLE_ROOM:
-                condition |= Q(scope=scope, room__room_id=room_id)
-            else:
-                condition |= Q(scope=scope, user_id=user_id)
-        bans = bans.filter(condition)
+        bans = bans.filter(_covering_targets(targets))
     found: dict[str, list] = {}
     for pk, scope, room_id, user_id, expires_at in bans.values_list(
         "pk", "scope", "room__room_id", "user_id", "expires_at"
@@ -258,44 +251,57 @@ def _ban_fields(app_pk: int, targets=None) -> dict[str, str]:
     return fields
 
 
-def _target(ban: Ban) -> tuple[str, str, str]:
-    return (ban.scope, ban.room.room_id if ban.room_id else "", ban.user_id)
+def _covering_targets(targets) -> Q:
+    """One condition per scope and room, users as a list: a raid's thousand bans in one room
+    are one `user_id IN (...)`, not a thousand ORs for PostgreSQL to plan."""
+    users_by_place: dict[tuple[str, str], list[str]] = {}
+    for scope, room_id, user_id in targets:
+        users_by_place.setdefault((scope, room_id), []).append(user_id)
+    condition = Q(pk__in=[])
+    for (scope, room_id), user_ids in users_by_place.items():
+        if scope == Scope.USER_IN_ROOM:
+            condition |= Q(scope=scope, room__room_id=room_id, user_id__in=user_ids)
+        elif scope == Scope.WHOLE_ROOM:
+            condition |= Q(scope=scope, room__room_id=room_id)
+        else:
+            condition |= Q(scope=scope, user_id__in=user_ids)
+    return condition
 
 
-def refresh_bans(bans) -> None:
+def refresh_ban_ids(ban_ids) -> None:
     """Brings the cache in line with these bans' state; call once their change has committed.
 
     Never raises: whatever it cannot do is left to the fallback and to `reconcile`.
     """
-    by_app: dict[int, set] = {}
-    apps: dict[int, VendorApp] = {}
-    for ban in bans:
-        if ban.kind != Ban.Kind.BAN:
-            continue
-        by_app.setdefault(ban.app_id, set()).add(_target(ban))
-        apps[ban.app_id] = ban.app
-    for app_pk, targets in by_app.items():
-        _refresh(apps[app_pk], sorted(targets))
-
-
-def refresh_ban_ids(ban_ids) -> None:
-    refresh_bans(Ban.objects.filter(pk__in=list(ban_ids)).select_related("app", "room"))
-
-
-def _refresh(app: VendorApp, targets) -> None:
-    key = PREFIX + app_key(app)
     try:
-        connection = _redis()
-        seq = connection.incr(key + ":seq")
+        rows = list(
+            Ban.objects.filter(pk__in=list(ban_ids), kind=Ban.Kind.BAN).values_list(
+                "app_id", "scope", "room__room_id", "user_id"
+            )
+        )
+        apps = VendorApp.objects.in_bulk({app_pk for app_pk, *_ in rows})
+    except DatabaseError:
+        log.exception("Ban-check cache: cannot read the changed bans; reconcile compares it.")
+        return
+    targets_by_app: dict[int, set] = {}
+    for app_pk, scope, room_id, user_id in rows:
+        targets_by_app.setdefault(app_pk, set()).add((scope, room_id or "", user_id))
+    for app_pk, targets in targets_by_app.items():
+        app = apps[app_pk]
+        _refresh(PREFIX + app_key(app), partial(_ban_fields, app_pk, sorted(targets)), app)
+
+
+def _refresh(key: str, read, app: VendorApp | None) -> None:
+    """Writes what `read()` finds in the database into hash `key`, numbered (see the top)."""
+    try:
+        seq = _redis().incr(key + ":seq")
     except RedisError as exc:
         _needs_repair(app, exc)
         return
     try:
-        fields = _ban_fields(app.pk, targets)
+        fields = read()
     except DatabaseError:
-        log.exception(
-            "Ban-check cache of app %s: cannot read bans; falling back to the DB.", app.pk
-        )
+        log.exception("%s: cannot read the database; checks fall back to it.", key)
         _forget(key)
         return
     args = [seq]
@@ -409,25 +415,7 @@ def _token_fields(token_hashes=None) -> dict[str, str]:
 
 def refresh_tokens(token_hashes) -> None:
     """After a token was made or revoked (committed). Never raises."""
-    try:
-        connection = _redis()
-        seq = connection.incr(TOKENS + ":seq")
-    except RedisError as exc:
-        _needs_repair(None, exc)
-        return
-    try:
-        fields = _token_fields(token_hashes)
-    except DatabaseError:
-        log.exception("Token cache: cannot read tokens; falling back to the database.")
-        _forget(TOKENS)
-        return
-    args = [seq]
-    for field, payload in fields.items():
-        args += [field, payload]
-    try:
-        _script(_REFRESH)(keys=[TOKENS], args=args)
-    except RedisError as exc:
-        _needs_repair(None, exc)
+    _refresh(TOKENS, partial(_token_fields, token_hashes), None)
 
 
 def rebuild_tokens() -> bool:

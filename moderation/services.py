@@ -380,18 +380,21 @@ def _create(action: PreparedAction, actor) -> list[Ban]:
     return bans
 
 
+def _lock_open_ban(ban: Ban, refusal: str) -> Ban:
+    """The ban, locked for this transaction, if it is a pending or active ban; else `refusal`."""
+    ban = Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+    if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
+        raise ValidationError(refusal % {"status": ban.get_status_display()})
+    return ban
+
+
 def lift(*, ban: Ban, reason: str, actor) -> Ban:
     """Ends a ban early."""
     reason = clean_reason(reason)
     with writing():
-        ban = (
-            Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+        ban = _lock_open_ban(
+            ban, _("Only a pending or active ban can be lifted; this one is %(status)s.")
         )
-        if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
-            raise ValidationError(
-                _("Only a pending or active ban can be lifted; this one is %(status)s.")
-                % {"status": ban.get_status_display()}
-            )
         needs_vendor = ban.status == Status.ACTIVE and _caps(ban.app).lift
         ban.status = Status.LIFTED
         ban.lifted_by = actor
@@ -420,14 +423,9 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
     seconds = clean_seconds(seconds)
     reason = clean_reason(reason)
     with writing():
-        ban = (
-            Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+        ban = _lock_open_ban(
+            ban, _("Only a pending or active ban can be changed; this one is %(status)s.")
         )
-        if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
-            raise ValidationError(
-                _("Only a pending or active ban can be changed; this one is %(status)s.")
-                % {"status": ban.get_status_display()}
-            )
         before = {"requested_seconds": ban.requested_seconds, "expires_at": _iso(ban.expires_at)}
         effective = effective_seconds(ban.app, seconds)
         if ban.status == Status.ACTIVE:
@@ -459,7 +457,7 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
         )
         if ban.status == Status.ACTIVE:
             _refresh_cache_on_commit([ban.pk])
-            transaction.on_commit(lambda: _schedule_timers(ban))
+            transaction.on_commit(lambda: _schedule_reapply(ban))
             if ban.vendor_sync_due:
                 transaction.on_commit(lambda: _enqueue_sync(ban.pk))
     return ban
@@ -550,7 +548,7 @@ def _enqueue_sync(ban_id: int, attempt: int = 1, delay: float = 0):
         )
 
 
-def _schedule_timers(ban: Ban):
+def _schedule_reapply(ban: Ban):
     """Volcengine's re-apply timer; its job id makes a new schedule replace the old one.
 
     Expiry has no timer of its own: `expire_due` runs each second and ends whatever is due.
@@ -793,7 +791,7 @@ def _mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | N
         _log_many(pending, Event.APPLIED, message=message, details=_result_details(result))
         active = [b for b in pending if b.status == Status.ACTIVE]
         _refresh_cache_on_commit([b.pk for b in active])
-        transaction.on_commit(lambda: [_schedule_timers(b) for b in active])
+        transaction.on_commit(lambda: [_schedule_reapply(b) for b in active])
         _undo_if_lifted_meanwhile([b for b in bans if b.pk not in {p.pk for p in pending}], result)
 
 
@@ -940,7 +938,7 @@ def reapply(*, ban_id: int) -> None:
         message=result.message,
         details={**_result_details(result), "reapplied_window": window},
     )
-    _schedule_timers(ban)
+    _schedule_reapply(ban)
 
 
 # --- Worker side: time ------------------------------------------------------------------------

@@ -6,21 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from django.db import connection
+from moderation.bench.common import child_database_url
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def child_database_url() -> str:
-    """The URL of the database pytest-django made, for processes the tests start."""
-    settings = connection.settings_dict
-    if settings["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings['NAME']}"
-    user = settings["USER"] or ""
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    host = settings["HOST"] or "127.0.0.1"
-    port = settings["PORT"] or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
 def start_worker(**env) -> subprocess.Popen:

@@ -9,16 +9,16 @@ import json
 import math
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from moderation import services
 from moderation.durations import parse_duration
-from moderation.models import Ban, Room, VendorApp
+from moderation.management.lookups import EXIT_BAD_INPUT, actor_named, vendor_app_named
+from moderation.models import Ban, Room
 from moderation.selectors import ban_as_dict, bans_by_id
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PENDING = 1, 2, 3
+EXIT_FAILED, EXIT_PENDING = 1, 3
 LARGEST_ID = 2**63 - 1  # the database's bigint
 
 
@@ -113,26 +113,6 @@ class Command(BaseCommand):
         if options.get("wait") and Ban.Status.PENDING in statuses:
             raise SystemExit(EXIT_PENDING)
 
-    def actor(self, options):
-        username = options.get("actor")
-        if not username:
-            return None
-        try:
-            return get_user_model().objects.get_by_natural_key(username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(
-                f"--actor: no user named {username!r}.", returncode=EXIT_BAD_INPUT
-            ) from None
-
-    def app(self, name):
-        try:
-            return VendorApp.objects.get(name=name)
-        except VendorApp.DoesNotExist:
-            names = ", ".join(VendorApp.objects.values_list("name", flat=True)) or "none yet"
-            raise CommandError(
-                f"--app: no vendor app named {name!r} (apps: {names}).", returncode=EXIT_BAD_INPUT
-            ) from None
-
     def existing(self, ids):
         bans = bans_by_id(ids)
         missing = sorted(set(ids) - {b.pk for b in bans})
@@ -143,17 +123,17 @@ class Command(BaseCommand):
         return bans
 
     def do_kick(self, options):
-        app = self.app(options["app"])
+        app = vendor_app_named(options["app"], argument="--app")
         return services.kick(
             app=app,
             room=_room(app, options["room"]),
             user_ids=",".join(options["users"]),
             reason=options["reason"],
-            actor=self.actor(options),
+            actor=actor_named(options.get("actor")),
         )
 
     def do_ban(self, options):
-        app = self.app(options["app"])
+        app = vendor_app_named(options["app"], argument="--app")
         if options["every_room"]:
             scope, room = Ban.Scope.USER_EVERYWHERE, None
         else:
@@ -166,18 +146,18 @@ class Command(BaseCommand):
             user_ids=",".join(options["users"]),
             seconds=parse_duration(options["duration"]),
             reason=options["reason"],
-            actor=self.actor(options),
+            actor=actor_named(options.get("actor")),
         )
 
     def do_lift(self, options):
-        actor = self.actor(options)
+        actor = actor_named(options.get("actor"))
         return [
             services.lift(ban=b, reason=options["reason"], actor=actor)
             for b in self.existing(options["ids"])
         ]
 
     def do_change(self, options):
-        actor, seconds = self.actor(options), parse_duration(options["duration"])
+        actor, seconds = actor_named(options.get("actor")), parse_duration(options["duration"])
         return [
             services.change(ban=b, seconds=seconds, reason=options["reason"], actor=actor)
             for b in self.existing(options["ids"])

@@ -11,15 +11,13 @@ input (the message names the option).
 
 import json
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
+from moderation.management.lookups import EXIT_BAD_INPUT, actor_named, vendor_app_named
 from moderation.models import ApiToken, VendorApp
 from moderation.tokens import create_token, revoke_token
-
-EXIT_BAD_INPUT = 2
 
 
 def callback_path(app: VendorApp) -> str:
@@ -73,13 +71,13 @@ class Command(BaseCommand):
         if action == "list":
             self.list_apps(options["json"])
             return
-        app = self.app(options["app"])
+        app = vendor_app_named(options["app"], argument="NAME")
         if options["revoke"] is not None and options["list"]:
             raise CommandError("Give --revoke or --list, not both.", returncode=EXIT_BAD_INPUT)
         if options["list"]:
             self.list_tokens(app, options["json"])
         elif options["revoke"] is not None:
-            self.revoke(app, options["revoke"], self.actor(options))
+            self.revoke(app, options["revoke"], actor_named(options.get("actor")))
         else:
             self.make(app, options)
 
@@ -96,32 +94,12 @@ class Command(BaseCommand):
                 f"callbacks to {app['callback_path']}"
             )
 
-    def app(self, name):
-        try:
-            return VendorApp.objects.get(name=name)
-        except VendorApp.DoesNotExist:
-            names = ", ".join(VendorApp.objects.values_list("name", flat=True)) or "none yet"
-            raise CommandError(
-                f"NAME: no vendor app named {name!r} (apps: {names}).", returncode=EXIT_BAD_INPUT
-            ) from None
-
-    def actor(self, options):
-        username = options.get("actor")
-        if not username:
-            return None
-        try:
-            return get_user_model().objects.get_by_natural_key(username)
-        except get_user_model().DoesNotExist:
-            raise CommandError(
-                f"--actor: no user named {username!r}.", returncode=EXIT_BAD_INPUT
-            ) from None
-
     def make(self, app, options):
         try:
             token, plaintext = create_token(
                 app=app,
                 name=options["label"] or f"token server of {app.name}",
-                actor=self.actor(options),
+                actor=actor_named(options.get("actor")),
                 rate_per_second=options["rate"],
             )
         except ValidationError as exc:
