@@ -48,6 +48,7 @@ from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from . import redis
 from .models import ApiToken, Ban, CacheRepair, VendorApp
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,7 @@ Scope = Ban.Scope
 
 
 def _redis():
-    from .services import _redis  # one connection pool per process, shared with the queue
-
-    return _redis()
+    return redis.connection()
 
 
 def app_key(app: VendorApp) -> str:

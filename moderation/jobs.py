@@ -11,10 +11,6 @@ def sync_ban(ban_id: int, attempt: int = 1):
     services.sync(ban_id=ban_id, attempt=attempt)
 
 
-def expire_bans():
-    return services.expire_due()
-
-
 def reapply_ban(ban_id: int):
     services.reapply(ban_id=ban_id)
 
@@ -29,7 +25,3 @@ def rekick_user(
         attempt=attempt,
         require_presence=require_presence,
     )
-
-
-def reconcile():
-    return services.reconcile()

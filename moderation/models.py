@@ -313,7 +313,9 @@ class Ban(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, editable=False)
     # Set once a job for this ban reached the queue; reconcile dispatches those never sent.
     dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # A worker's claim on this ban while it calls the vendor; a lapsed claim may be retaken.
+    # A worker's claim on this ban while it calls the vendor: the claimant's lease name
+    # (moderation/liveness.py); freed once that lease has lapsed.
+    claimed_by = models.CharField(max_length=200, blank=True, default="", editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # A lift or change that the vendor has not yet confirmed.
     vendor_sync_due = models.BooleanField(default=False, editable=False)

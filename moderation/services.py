@@ -13,6 +13,7 @@ can only kick.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import unicodedata
@@ -22,7 +23,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import django_rq
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -30,8 +30,9 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
+from rq import Retry
 
-from . import bancheck, presence
+from . import bancheck, liveness, presence, redis
 from .credentials import CredentialError
 from .models import (
     ID_MAX_LENGTH,
@@ -51,12 +52,15 @@ from .vendors.base import CallResult, Capabilities, VendorInputError, VendorRequ
 
 log = logging.getLogger(__name__)
 
-QUEUE = "moderation"
+QUEUE = redis.QUEUE
 PERMANENT = None
 # A backlog (cron stopped for a while) is worked off this many bans per second.
 EXPIRE_BATCH = 5000
 MAX_BAN_SECONDS = 10 * 365 * 24 * 3600
 REASON_MAX_LENGTH = 1000
+# A job that stopped on an error of ours (the database gone for a moment) runs again; its
+# claims go with it. Vendor failures are retried by the services themselves.
+JOB_RETRY = Retry(max=4, interval=[1, 3, 10, 30])
 
 Status = Ban.Status
 Event = ModerationLog.Event
@@ -475,12 +479,14 @@ def retry(*, ban: Ban, actor) -> Ban:
         _check_app(ban.app)
         ban.status = Status.PENDING
         ban.claimed_at = ban.dispatched_at = None
+        ban.claimed_by = ""
         ban.attempts = 0
         ban.vendor_message = ""
         ban.save(
             update_fields=[
                 "status",
                 "claimed_at",
+                "claimed_by",
                 "dispatched_at",
                 "attempts",
                 "vendor_message",
@@ -498,19 +504,8 @@ def retry(*, ban: Ban, actor) -> Ban:
 # --- Queue ------------------------------------------------------------------------------------
 
 
-def _queue():
-    return django_rq.get_queue(QUEUE, connection=_redis())
-
-
-_connection = None
-
-
-def _redis():
-    """One Redis client per process: django-rq would open a new connection pool per call."""
-    global _connection
-    if _connection is None:
-        _connection = django_rq.get_connection(QUEUE)
-    return _connection
+_queue = redis.queue
+_redis = redis.connection
 
 
 def dispatch(ban_ids: list[int]) -> bool:
@@ -522,7 +517,9 @@ def dispatch(ban_ids: list[int]) -> bool:
         queue = _queue()
         chunk = settings.BANS_PER_JOB
         for start in range(0, len(ban_ids), chunk):
-            queue.enqueue("moderation.jobs.apply_bans", ban_ids[start : start + chunk])
+            queue.enqueue(
+                "moderation.jobs.apply_bans", ban_ids[start : start + chunk], retry=JOB_RETRY
+            )
     except RedisError as exc:
         log.warning(
             "Queue unavailable (%s): %d bans stay pending until reconcile.",
@@ -565,6 +562,15 @@ def _schedule_reapply(ban: Ban):
             "Queue unavailable (%s): ban %s is re-applied by reconcile.",
             type(exc).__name__,
             ban.pk,
+        )
+
+
+def _enqueue_reapply(ban_id: int):
+    try:
+        _queue().enqueue("moderation.jobs.reapply_ban", ban_id)
+    except RedisError as exc:
+        log.warning(
+            "Queue unavailable (%s): ban %s is re-applied later.", type(exc).__name__, ban_id
         )
 
 
@@ -613,6 +619,8 @@ def _vendor_window(caps, seconds: int | None) -> int:
 
 
 def _send(client, app: VendorApp, request: VendorRequest, bans: list[Ban], attempt: int):
+    # A worker that cannot renew its lease may have had its bans handed to another.
+    liveness.ensure_held()
     # An action without a documented limit (none today) goes at one call a second.
     rate = app.rate_limits.get(request.action) or client.capabilities.rate_limits.get(
         request.action, 1
@@ -637,19 +645,30 @@ def _send(client, app: VendorApp, request: VendorRequest, bans: list[Ban], attem
     return result
 
 
-def _claim(ban_ids: list[int]) -> list[Ban]:
-    """Takes the still-pending bans for this worker; two workers never call for the same ban."""
-    now = timezone.now()
-    lapsed = now - timedelta(seconds=settings.CLAIM_SECONDS)
+def _claim(ban_ids: list[int], status: str = Status.PENDING) -> list[Ban]:
+    """Takes these bans, if still in `status`, for this process; two never call for one ban.
+
+    A ban stays with its claimant while the claimant's lease lives and its job runs
+    (`liveness`), and is free again once either has ended.
+    """
+    me = liveness.claimant()
     with writing():
-        ids = list(
+        rows = list(
             Ban.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=ban_ids, status=Status.PENDING)
-            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lapsed))
-            .values_list("pk", flat=True)
+            .filter(pk__in=ban_ids, status=status)
+            .values_list("pk", "claimed_by")
         )
-        Ban.objects.filter(pk__in=ids).update(claimed_at=now)
+        free = liveness.released(by for _pk, by in rows if by not in ("", me))
+        ids = [pk for pk, by in rows if by in ("", me) or by in free]
+        Ban.objects.filter(pk__in=ids).update(claimed_by=me, claimed_at=timezone.now())
     return list(Ban.objects.filter(pk__in=ids).select_related("app", "room").order_by("pk"))
+
+
+def _release(bans: list[Ban]) -> None:
+    """Gives up the claims still held on these bans (a job that stopped half-way, a renewal)."""
+    Ban.objects.filter(pk__in=[b.pk for b in bans], claimed_by=liveness.claimant()).update(
+        claimed_by="", claimed_at=None
+    )
 
 
 def apply(*, ban_ids: list[int], attempt: int = 1) -> None:
@@ -664,6 +683,11 @@ def apply(*, ban_ids: list[int], attempt: int = 1) -> None:
             app = group[0].app
             client = clients.get(app.pk) or clients.setdefault(app.pk, vendor_client(app))
             to_retry += _apply_group(client, app, group, attempt)
+    except BaseException:
+        # What was not sent goes back to the pool: reconcile dispatches it again.
+        with contextlib.suppress(Exception):
+            _release(bans)
+        raise
     finally:
         for client in clients.values():
             client.close()
@@ -771,6 +795,7 @@ def _mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | N
         for (kind, seconds), group in shapes.items():
             fields = {
                 "claimed_at": None,
+                "claimed_by": "",
                 "vendor_message": message,
                 "vendor_request_ids": request_ids,
                 "updated_at": now,
@@ -818,6 +843,7 @@ def _mark_failed(bans, *, message, result=None, attempt=None):
         Ban.objects.filter(pk__in=ids).update(
             status=Status.FAILED,
             claimed_at=None,
+            claimed_by="",
             vendor_message=message,
             updated_at=timezone.now(),
         )
@@ -837,6 +863,7 @@ def _retry(bans: list[Ban], attempt: int):
     # dispatched_at is when the retry is due, so reconcile leaves it alone until then.
     Ban.objects.filter(pk__in=ids, status=Status.PENDING).update(
         claimed_at=None,
+        claimed_by="",
         attempts=attempt - 1,
         dispatched_at=timezone.now() + timedelta(seconds=delay),
     )
@@ -906,9 +933,21 @@ def sync(*, ban_id: int, attempt: int = 1) -> None:
 
 
 def reapply(*, ban_id: int) -> None:
-    """Renews the vendor's window of a ban that outlasts it (Volcengine: 7 days at most)."""
-    ban = Ban.objects.select_related("app", "room").get(pk=ban_id)
-    reapply_at = _reapply_at(ban) if ban.status == Status.ACTIVE else None
+    """Renews the vendor's window of a ban that outlasts it (Volcengine: 7 days at most).
+
+    The renewal is claimed like an apply, so two clocks or workers never renew one ban twice.
+    """
+    claimed = _claim([ban_id], status=Status.ACTIVE)
+    if not claimed:
+        return
+    try:
+        _renew(claimed[0])
+    finally:
+        _release(claimed)
+
+
+def _renew(ban: Ban) -> None:
+    reapply_at = _reapply_at(ban)
     if reapply_at is None or reapply_at > timezone.now():
         return
     caps = _caps(ban.app)
@@ -951,15 +990,18 @@ def expire_due() -> int:
     vendors only stop being enforced by us. A ban being lifted or changed right now is locked
     and skipped; the next run sees what that left.
     """
+    due = Ban.objects.filter(status=Status.ACTIVE, expires_at__lte=timezone.now())
+    if not due.exists():
+        return 0  # without the write lock: on SQLite it would queue every second for nothing
     with writing():
         ids = list(
-            Ban.objects.select_for_update(skip_locked=True)
-            .filter(status=Status.ACTIVE, expires_at__lte=timezone.now())
-            .values_list("pk", flat=True)[:EXPIRE_BATCH]
+            due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:EXPIRE_BATCH]
         )
         if not ids:
             return 0
-        Ban.objects.filter(pk__in=ids).update(status=Status.EXPIRED, updated_at=timezone.now())
+        Ban.objects.filter(pk__in=ids, status=Status.ACTIVE).update(
+            status=Status.EXPIRED, updated_at=timezone.now()
+        )
         ModerationLog.objects.bulk_create(
             [ModerationLog(ban_id=pk, event=Event.EXPIRED) for pk in ids]
         )
@@ -967,18 +1009,56 @@ def expire_due() -> int:
     return len(ids)
 
 
+def release_dead_claims() -> int:
+    """Dispatches again, at once, pending bans whose worker is gone (its lease lapsed) or whose
+    job ended without finishing them (the database went away under it).
+
+    The clock runs this each second, so a killed worker's bans move on within seconds. Bans
+    whose claimant still runs the job that claimed them are left alone: it may be calling the
+    vendor now.
+    """
+    claims = set(
+        Ban.objects.filter(status=Status.PENDING)
+        .exclude(claimed_by="")
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    dead = liveness.released(claims)
+    if not dead:
+        return 0
+    with writing():
+        ids = list(
+            Ban.objects.select_for_update(skip_locked=True)
+            .filter(status=Status.PENDING, claimed_by__in=dead)
+            .values_list("pk", flat=True)
+        )
+        Ban.objects.filter(pk__in=ids).update(claimed_by="", claimed_at=None)
+        _log_many(
+            [Ban(pk=pk) for pk in ids],
+            Event.RETRIED,
+            message=_("The worker sending this stopped; sent again."),
+        )
+        transaction.on_commit(lambda: dispatch(ids))
+    log.info("Claims %s have ended: %d bans dispatched again.", sorted(dead), len(ids))
+    return len(ids)
+
+
 def reconcile() -> dict:
     """The database is the truth; this catches whatever Redis lost or never got."""
+    try:
+        released = release_dead_claims()
+    except RedisError as exc:
+        log.warning("Workers' leases not checked (%s): Redis is unavailable.", type(exc).__name__)
+        released = 0
     now = timezone.now()
     grace = timedelta(seconds=settings.DISPATCH_GRACE_SECONDS)
-    lapsed_claim = now - timedelta(seconds=settings.CLAIM_SECONDS)
     undispatched = list(
         Ban.objects.filter(status=Status.PENDING)
         .filter(
             Q(dispatched_at__isnull=True, created_at__lt=now - grace)
             | Q(dispatched_at__lt=now - grace * 10)
         )
-        .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=lapsed_claim))
+        .filter(claimed_by="")  # a dead worker's claims are freed each second, not here
         .values_list("pk", flat=True)[:10_000]
     )
     if undispatched:
@@ -998,13 +1078,14 @@ def reconcile() -> dict:
         .values_list("pk", flat=True)[:1000]
     )
     for pk in due:
-        reapply(ban_id=pk)
+        _enqueue_reapply(pk)
     try:
         cache_repaired = bancheck.repair()
     except RedisError as exc:
         log.warning("Ban-check cache not checked (%s): Redis is unavailable.", type(exc).__name__)
         cache_repaired = 0
     return {
+        "released": released,
         "dispatched": len(undispatched),
         "synced": len(unsynced),
         "expired": expired,

@@ -1,5 +1,9 @@
-"""Settings come from the environment (and `.env` when present); `.env.example` lists them all."""
+"""Settings come from the environment (and `.env` when present); `.env.example` lists them all.
 
+Commands typed beside `make run` also read the `run.env` it writes (below)."""
+
+import os
+import sys
 from pathlib import Path
 
 import environ
@@ -9,8 +13,20 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
+_environment = dict(os.environ)
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
+# `make run` writes what it chose (DEBUG, its Redis, VAR_DIR, DATABASE_URL) to VAR_DIR/run.env,
+# so that commands typed in a second terminal reach the same database and Redis. Its values
+# win over .env's, never over the environment's. Not read by `make run` itself (it chooses
+# them), nor by `make bench` (DEBUG off), nor under READ_RUN_ENV=false (the test settings);
+# the processes they start inherit that.
+if sys.argv[1:2] in (["start"], ["bench"]):
+    os.environ["READ_RUN_ENV"] = "false"
+_run_env = Path(os.environ.get("VAR_DIR") or BASE_DIR / "var") / "run.env"
+if env.bool("READ_RUN_ENV", default=True) and _run_env.is_file():
+    environ.Env.read_env(_run_env, overwrite=True)
+    os.environ.update(_environment)
 
 # Local state of `make run` and `make test`: SQLite file, embedded Redis, demo files.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -77,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the load balancer's /healthz, before host checks and the HTTPS redirect.
+    "moderation.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "moderation.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -136,6 +154,16 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web, worker and clock write to one file: a transaction takes the write lock at BEGIN and
+    # waits up to 20 s for it, since SQLite fails at once a read that turns into a write.
+    _sqlite = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite.setdefault("timeout", 20)
+    _sqlite.setdefault("transaction_mode", "IMMEDIATE")
+    # Django runs each ;-separated statement; the user's own come last, so theirs win.
+    _sqlite["init_command"] = ";".join(
+        ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", _sqlite.get("init_command", "")]
+    ).rstrip(";")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Without REDIS_URL, `make run` and `make test` start an embedded Redis and set REDIS_URL for
@@ -206,8 +234,9 @@ VENDOR_RETRY_BASE_SECONDS = env.float("VENDOR_RETRY_BASE_SECONDS", default=2.0)
 VENDOR_RETRY_CAP_SECONDS = env.float("VENDOR_RETRY_CAP_SECONDS", default=300.0)
 # A ban still pending this long after it was accepted is dispatched again by `reconcile`.
 DISPATCH_GRACE_SECONDS = env.int("DISPATCH_GRACE_SECONDS", default=30)
-# A worker's claim on a ban lapses after this long (a worker killed mid-call).
-CLAIM_SECONDS = env.int("CLAIM_SECONDS", default=120)
+# Workers and clocks renew a lease in Redis each fifth of this; a worker's claims on bans are
+# freed this long after it stopped renewing (killed, its machine gone), and dispatched again.
+LEASE_SECONDS = env.float("LEASE_SECONDS", default=5.0)
 # Bans longer than the vendor's own window are re-applied this long before the window ends.
 REAPPLY_MARGIN_SECONDS = env.int("REAPPLY_MARGIN_SECONDS", default=3600)
 # Bans handed to one apply job; several jobs let several workers share a bulk action.

@@ -130,11 +130,11 @@ def worker(redis_connection, transactional_db):
 
 
 @pytest.fixture
-def cron(worker):
-    """The real `rqcron` process beside the worker: expiry each second, reconcile every 15 s."""
-    from .support.workers import start_cron, stop_worker
+def clock(worker):
+    """The real `manage.py clock` beside the worker: expiry each second, reconcile every 15 s."""
+    from .support.workers import start_clock, stop_worker
 
-    process = start_cron()
+    process = start_clock()
     yield process
     print(stop_worker(process))
 

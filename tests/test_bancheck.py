@@ -8,6 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from moderation import bancheck, services
+from moderation import redis as moderation_redis
 from moderation.models import Ban, CacheRepair
 from moderation.tokens import revoke_token
 
@@ -207,7 +208,9 @@ def test_a_flushed_cache_answers_from_the_database_and_is_built_again(
 
 def test_with_redis_down_it_answers_from_the_database(ask, app, monkeypatch):
     ban = active_ban(app, "live-1", "troll", monkeypatch)
-    monkeypatch.setattr(services, "_connection", redis.Redis(port=1, socket_connect_timeout=0.2))
+    monkeypatch.setattr(
+        moderation_redis, "_connection", redis.Redis(port=1, socket_connect_timeout=0.2)
+    )
 
     assert answer(ask())["ban_id"] == ban.pk
 
@@ -215,12 +218,14 @@ def test_with_redis_down_it_answers_from_the_database(ask, app, monkeypatch):
 def test_a_lift_that_redis_missed_is_repaired_by_reconcile(ask, app, monkeypatch, moderator):
     ban = active_ban(app, "live-1", "troll", monkeypatch)
     assert answer(ask())["banned"] is True
-    monkeypatch.setattr(services, "_connection", redis.Redis(port=1, socket_connect_timeout=0.2))
+    monkeypatch.setattr(
+        moderation_redis, "_connection", redis.Redis(port=1, socket_connect_timeout=0.2)
+    )
 
     services.lift(ban=ban, reason="appeal", actor=moderator)
 
     assert CacheRepair.objects.filter(app=app).exists()
-    monkeypatch.setattr(services, "_connection", None)  # Redis is back, with the old entry
+    monkeypatch.setattr(moderation_redis, "_connection", None)  # Redis is back, with the old entry
     assert services.reconcile()["cache_repaired"] >= 1
     assert answer(ask())["banned"] is False
     assert not CacheRepair.objects.exists()

@@ -7,6 +7,7 @@ import pytest
 import redis
 from django.test import Client
 
+from moderation import redis as moderation_redis
 from moderation import services
 from moderation.models import Ban, CallbackDelivery, Presence
 
@@ -237,14 +238,16 @@ def test_with_redis_down_an_entry_is_kept_and_reconcile_kicks_later(
 ):
     app = callback_app("zego")
     active_ban(app, "live-1", "troll", monkeypatch)
-    monkeypatch.setattr(services, "_connection", redis.Redis(port=1, socket_connect_timeout=0.2))
+    monkeypatch.setattr(
+        moderation_redis, "_connection", redis.Redis(port=1, socket_connect_timeout=0.2)
+    )
 
     response = post_callback(client, app, *signed_callback("zego", "join", "live-1", "troll"))
 
     # The delivery and the presence it implies are kept: a retry could add nothing.
     assert response.status_code == 200
     assert Presence.objects.get(app=app, user_id="troll").in_room
-    monkeypatch.setattr(services, "_connection", None)  # Redis is back
+    monkeypatch.setattr(moderation_redis, "_connection", None)  # Redis is back
     Presence.objects.update(updated_at=Presence.objects.get().updated_at.replace(year=2020))
     assert services.reconcile()["rekicks"] == 1
     assert queued_rekicks(redis_connection) == [(app.pk, "live-1", "troll", 1, True)]

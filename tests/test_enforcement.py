@@ -112,7 +112,7 @@ def test_after_a_lift_the_same_entry_is_left_alone(
 
 
 def test_after_expiry_the_same_entry_is_left_alone(
-    callback_app, emulator, live_server, ready_worker, cron
+    callback_app, emulator, live_server, ready_worker, clock
 ):
     app = callback_app("tencent", base_url=live_server.url)
     the_ban = ban(app, room="4321", seconds=2)

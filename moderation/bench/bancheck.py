@@ -19,7 +19,8 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from moderation import bancheck, services
+from moderation import bancheck
+from moderation import redis as moderation_redis
 from moderation.models import Ban, Room, Vendor, VendorApp
 from moderation.tokens import create_token
 
@@ -73,7 +74,7 @@ def bench_data():
         bancheck.rebuild_app(app)
         yield app, plaintext
     finally:
-        connection = services._redis()
+        connection = moderation_redis.connection()
         key = bancheck.PREFIX + bancheck.app_key(app)
         with contextlib.suppress(Exception):
             connection.delete(key, key + ":seq", key + ":building")

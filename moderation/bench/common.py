@@ -460,7 +460,7 @@ def _own_database(write):
     import redis
     from django.test.utils import override_settings
 
-    from moderation import services
+    from moderation import redis as moderation_redis
 
     db = connection.settings_dict
     old_name = db["NAME"]
@@ -480,7 +480,7 @@ def _own_database(write):
     flush = redis.Redis.from_url(redis_url)
     try:
         with override_settings(REDIS_URL=redis_url, RQ_QUEUES=queues):
-            services._connection = None  # the process-wide client: reconnect to the bench's
+            moderation_redis.use(None)  # the process-wide client: reconnect to the bench's
             flush.flushdb()
             stack = Stack(write, own_database=True)
             try:
@@ -488,7 +488,7 @@ def _own_database(write):
             finally:
                 stack.close()
                 flush.flushdb()
-                services._connection = None
+                moderation_redis.use(None)
     finally:
         flush.close()
         connection.creation.destroy_test_db(old_name, verbosity=0)
@@ -729,8 +729,8 @@ class Stack:
         self.users.append(user)
         return user
 
-    # -- the Procfile's worker and cron: `manage.py rqworker moderation --with-scheduler` ------
-    # -- (WORKERS of them) and `manage.py rqcron moderation.cron`, as in production -----------
+    # -- the Procfile's worker and clock: `manage.py rqworker moderation --with-scheduler` -----
+    # -- (WORKERS of them) and `manage.py clock`, as in production -----------------------------
 
     def workers(self) -> list[subprocess.Popen]:
         if self._workers:
@@ -746,13 +746,13 @@ class Stack:
         ]
         for process in workers:
             self.memory.track(process.pid, "worker")
-        self._start(["rqcron", "moderation.cron"], log_dir / "cron.log")
+        self._start(["clock"], log_dir / "clock.log")
         self._logs_begun = True
         redis = django_rq.get_connection("moderation")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if any(p.poll() is not None for p in self._workers):
-                raise RuntimeError(f"an RQ worker or cron exited; see {log_dir}/*.log")
+                raise RuntimeError(f"an RQ worker or the clock exited; see {log_dir}/*.log")
             pids = {w.pid for w in Worker.all(connection=redis)}
             if all(p.pid in pids for p in workers):
                 return self._workers

@@ -2,8 +2,8 @@
 
 Moderators ban BANS users of a ZEGO app of the benchmark's own in ACTIONS actions whose durations
 are FIRST_SECONDS, FIRST_SECONDS + 1, …: once the workers have applied them (about a second), the
-bans end within the same ACTIONS seconds. The cron process's expiry run (each second, on the
-workers) ends them, as in production. The lag of a ban is the time of its status flip
+bans end within the same ACTIONS seconds. The clock process's expiry run (each second, in the
+clock itself) ends them, as in production. The lag of a ban is the time of its status flip
 (updated_at, set by the flip) minus its expires_at.
 """
 

@@ -80,6 +80,7 @@ COLUMNS = [
     "attempts",
     "dispatched_at",
     "claimed_at",
+    "claimed_by",
     "vendor_sync_due",
     "updated_at",
 ]
@@ -156,6 +157,7 @@ class HistoryData:
                 1,
                 created,
                 None,
+                "",
                 False,
                 lifted or created,
             )
@@ -276,7 +278,7 @@ SELECT a.app_id, CASE WHEN b.scope = 'user_everywhere' THEN NULL ELSE a.room END
     CASE WHEN d.lifted IS NOT NULL THEN 'appeal accepted' ELSE '' END,
     CASE WHEN c.applied THEN jsonb_build_array(%(marker)s || '-req-' || n) ELSE '[]' END,
     CASE WHEN c.applied THEN 'success' ELSE 'vendor refused: bad parameter' END,
-    NULL, 1, a.created, NULL, false, coalesce(d.lifted, a.created)
+    NULL, 1, a.created, NULL, '', false, coalesce(d.lifted, a.created)
 FROM generate_series(%(start)s::bigint, %(stop)s::bigint - 1) AS n
 CROSS JOIN LATERAL (SELECT
     n %% 100 AS pick,

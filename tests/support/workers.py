@@ -15,9 +15,9 @@ def start_worker(**env) -> subprocess.Popen:
     return _start(["rqworker", "moderation", "--with-scheduler"], env)
 
 
-def start_cron(**env) -> subprocess.Popen:
-    """`manage.py rqcron moderation.cron`: enqueues reconcile and expiry; a worker runs them."""
-    return _start(["rqcron", "moderation.cron"], env)
+def start_clock(**env) -> subprocess.Popen:
+    """`manage.py clock`: ends bans and frees dead workers' claims each second, reconciles."""
+    return _start(["clock"], env)
 
 
 def _start(command: list[str], env: dict) -> subprocess.Popen:

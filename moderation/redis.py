@@ -1,0 +1,27 @@
+"""The process's one Redis client: the queue, the rate limiter, the ban-check cache, the leases.
+
+django-rq opens a new connection pool on every `get_connection`; this keeps one per process.
+"""
+
+import django_rq
+
+QUEUE = "moderation"
+
+_connection = None
+
+
+def connection():
+    global _connection
+    if _connection is None:
+        _connection = django_rq.get_connection(QUEUE)
+    return _connection
+
+
+def use(client) -> None:
+    """Points this process at another client (None: the configured one, opened on next use)."""
+    global _connection
+    _connection = client
+
+
+def queue():
+    return django_rq.get_queue(QUEUE, connection=connection())
