@@ -6,6 +6,12 @@ make both safe to run in several clocks at once, so losing one clock loses no ti
 one clock reconciles (`services.reconcile`): the one that takes that interval's Redis lease
 (`SET NX PX`), so two clocks do not repeat its work.
 
+The clock is RQ's scheduler too: each second it moves the jobs whose time has come (retries
+after a back-off, re-apply timers, delayed re-kicks) onto the queue, using RQ's own
+`RQScheduler.enqueue_scheduled_jobs`. One clock does it at a time, under a 3-second lease it
+renews each second, so another takes over within seconds of its death. (RQ's own scheduler,
+`rqworker --with-scheduler`, holds its lock 61 s past its worker's death.)
+
 Run two or more, on different machines: any one may die.
 """
 
@@ -16,6 +22,7 @@ import time
 
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
+from rq.scheduler import RQScheduler
 
 from . import liveness, redis, services
 
@@ -25,15 +32,28 @@ TICK_SECONDS = 1.0
 RECONCILE_SECONDS = 15.0
 RECONCILE_LEASE = "moderation:clock:reconcile"
 RECONCILED_AT = "moderation:clock:reconciled_at"
+SCHEDULER_LEASE = "moderation:clock:scheduler"
+SCHEDULER_LEASE_MS = 3000
+# Renews the lease if this clock holds it, else takes it if nobody does.
+_HOLD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
 
 
 class Clock:
     def __init__(self, name: str):
         self.name = name
         self.next_reconcile = 0.0  # monotonic; 0: at the first tick
+        self.scheduler = RQScheduler([redis.QUEUE], connection=redis.connection())
+        self.scheduler.prepare_registries([redis.QUEUE])
 
     def tick(self) -> dict:
         done = {"expired": self._expire(), "released": self._release()}
+        self._move_scheduled()
         if time.monotonic() >= self.next_reconcile and self._reconcile_turn():
             done["reconciled"] = services.reconcile()
             self.next_reconcile = time.monotonic() + RECONCILE_SECONDS
@@ -72,6 +92,13 @@ class Clock:
             # Without Redis no worker runs either; nothing is lost by waiting.
             log.warning("Workers' leases not checked (%s).", type(exc).__name__)
             return 0
+
+    def _move_scheduled(self) -> None:
+        try:
+            if redis.connection().eval(_HOLD, 1, SCHEDULER_LEASE, self.name, SCHEDULER_LEASE_MS):
+                self.scheduler.enqueue_scheduled_jobs()
+        except RedisError as exc:
+            log.warning("Scheduled jobs not moved (%s).", type(exc).__name__)
 
     def _reconcile_turn(self) -> bool:
         """Whether this clock reconciles now: it took the interval's lease, or cannot ask."""

@@ -30,7 +30,6 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
-from rq import Retry
 
 from . import bancheck, liveness, presence, redis
 from .credentials import CredentialError
@@ -58,9 +57,6 @@ PERMANENT = None
 EXPIRE_BATCH = 5000
 MAX_BAN_SECONDS = 10 * 365 * 24 * 3600
 REASON_MAX_LENGTH = 1000
-# A job that stopped on an error of ours (the database gone for a moment) runs again; its
-# claims go with it. Vendor failures are retried by the services themselves.
-JOB_RETRY = Retry(max=4, interval=[1, 3, 10, 30])
 
 Status = Ban.Status
 Event = ModerationLog.Event
@@ -517,9 +513,7 @@ def dispatch(ban_ids: list[int]) -> bool:
         queue = _queue()
         chunk = settings.BANS_PER_JOB
         for start in range(0, len(ban_ids), chunk):
-            queue.enqueue(
-                "moderation.jobs.apply_bans", ban_ids[start : start + chunk], retry=JOB_RETRY
-            )
+            queue.enqueue("moderation.jobs.apply_bans", ban_ids[start : start + chunk])
     except RedisError as exc:
         log.warning(
             "Queue unavailable (%s): %d bans stay pending until reconcile.",
@@ -673,6 +667,24 @@ def _release(bans: list[Ban]) -> None:
 
 def apply(*, ban_ids: list[int], attempt: int = 1) -> None:
     """Makes the vendor calls for pending bans; idempotent, so a re-run changes nothing."""
+    try:
+        _apply(ban_ids, attempt)
+    except DatabaseError:
+        # The database went away under the job: it runs again after a back-off, and takes
+        # back what it had claimed (the clock may have dispatched that already).
+        _run_again(ban_ids, attempt)
+        raise
+
+
+def _run_again(ban_ids: list[int], attempt: int) -> None:
+    delay = timedelta(seconds=_retry_delay(2))
+    try:
+        _queue().enqueue_in(delay, "moderation.jobs.apply_bans", ban_ids, attempt)
+    except RedisError:
+        log.warning("Queue unavailable: %d bans are dispatched by reconcile.", len(ban_ids))
+
+
+def _apply(ban_ids: list[int], attempt: int) -> None:
     bans = _claim(ban_ids)
     groups = defaultdict(list)
     for b in bans:

@@ -349,15 +349,7 @@ def test_the_database_gone_for_3_s_mid_bulk_ban_leaves_each_ban_applied_once_and
     env = {"DATABASE_URL": behind_proxy, "BANS_PER_JOB": "10"}
     worker, clock = start_worker(**env), start_clock(**env)
     try:
-        bulk = services.ban(
-            app=volcengine,
-            scope=Ban.Scope.USER_IN_ROOM,
-            room=services.room_for(app=volcengine, room_id="stage"),
-            user_ids=users,
-            seconds=3600,
-            reason="raid",
-            actor=moderator,
-        )
+        # First in the queue: active before the bulk starts, ending during the outage.
         (short,) = services.ban(
             app=tencent,
             scope=Ban.Scope.USER_IN_ROOM,
@@ -365,6 +357,15 @@ def test_the_database_gone_for_3_s_mid_bulk_ban_leaves_each_ban_applied_once_and
             user_ids=["troll"],
             seconds=3,
             reason="cool down",
+            actor=moderator,
+        )
+        bulk = services.ban(
+            app=volcengine,
+            scope=Ban.Scope.USER_IN_ROOM,
+            room=services.room_for(app=volcengine, room_id="stage"),
+            user_ids=users,
+            seconds=3600,
+            reason="raid",
             actor=moderator,
         )
         ids = [b.pk for b in bulk]

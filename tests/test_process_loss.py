@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def two_of_each(redis_connection):
     """Two workers and two clocks on the test database; stopped (or already killed) after."""
-    started = {"worker": [start_worker(BANS_PER_JOB="10") for _ in range(2)]}
+    started = {"worker": [start_worker(scheduler=False, BANS_PER_JOB="10") for _ in range(2)]}
     started["clock"] = [start_clock() for _ in range(2)]
     try:
         wait_until(
@@ -121,8 +121,8 @@ def test_a_worker_killed_mid_60_user_ban_leaves_all_60_banned_at_the_vendor_with
     )
 
 
-def test_a_clock_killed_leaves_the_other_to_end_bans_within_2_s_of_their_end(
-    two_of_each, emulated_app, emulator, moderator
+def test_the_scheduling_clock_killed_leaves_the_other_to_end_bans_within_2_s_and_run_retries(
+    two_of_each, emulated_app, emulator, moderator, redis_connection
 ):
     # Tencent kicks; its bans become active at once and end by our expiry alone.
     app = emulated_app("tencent")
@@ -141,8 +141,26 @@ def test_a_clock_killed_leaves_the_other_to_end_bans_within_2_s_of_their_end(
         message="30 bans active",
     )
 
+    scheduling = redis_connection.get("moderation:clock:scheduler").decode()
+    pid = int(scheduling.split(".")[-2])  # clock.<host>.<pid>.<random>
+    victim = next(p for p in two_of_each["clock"] if p.pid == pid)
+
     killed_at = timezone.now()
-    kill_hard(two_of_each["clock"][0])  # FAULT: SIGKILL to one of the two clocks
+    kill_hard(victim)  # FAULT: SIGKILL to the clock that moves scheduled jobs
+
+    # A ban whose first call fails is retried after a back-off: a scheduled job, which only a
+    # clock moves onto the queue now.
+    volcengine = emulated_app("volcengine")
+    emulator.fail_next(vendor="volcengine", mode="5xx", count=1)
+    (retried,) = services.ban(
+        app=volcengine,
+        scope=Ban.Scope.USER_IN_ROOM,
+        room=services.room_for(app=volcengine, room_id="lobby"),
+        user_ids=["spammer"],
+        seconds=3600,
+        reason="spam",
+        actor=moderator,
+    )
 
     ends = dict(Ban.objects.filter(pk__in=ids).values_list("pk", "expires_at"))
     wait_until(
@@ -159,7 +177,18 @@ def test_a_clock_killed_leaves_the_other_to_end_bans_within_2_s_of_their_end(
     assert all(0 <= lag <= 2 for lag in lags), lags
     # Ended once each, by one clock: one log entry per ban.
     assert ModerationLog.objects.filter(ban_id__in=ids, event="expired").count() == 30
+    wait_until(
+        lambda: Ban.objects.get(pk=retried.pk).status == Ban.Status.ACTIVE,
+        timeout=10,
+        message="the retried ban applied",
+    )
+    retried.refresh_from_db()
+    assert retried.attempts == 1  # the failed attempt, then the retry that took
     first_end = min(ends.values())
+    print(
+        f"RECOVERY scheduler SIGKILL: the retried ban active "
+        f"{(retried.starts_at - killed_at).total_seconds():.2f} s after the kill"
+    )
     print(
         f"RECOVERY clock SIGKILL: bans ended {(first_end - killed_at).total_seconds():.2f} s "
         f"after the kill; expiry lag max {max(lags):.2f} s, median {sorted(lags)[15]:.2f} s"

@@ -729,7 +729,7 @@ class Stack:
         self.users.append(user)
         return user
 
-    # -- the Procfile's worker and clock: `manage.py rqworker moderation --with-scheduler` -----
+    # -- the Procfile's worker and clock: `manage.py rqworker moderation` ---------------------
     # -- (WORKERS of them) and `manage.py clock`, as in production -----------------------------
 
     def workers(self) -> list[subprocess.Popen]:
@@ -741,7 +741,7 @@ class Stack:
         log_dir = Path(settings.VAR_DIR) / "bench"
         log_dir.mkdir(parents=True, exist_ok=True)
         workers = [
-            self._start(["rqworker", "moderation", "--with-scheduler"], log_dir / f"worker-{n}.log")
+            self._start(["rqworker", "moderation"], log_dir / f"worker-{n}.log")
             for n in range(1, WORKERS + 1)
         ]
         for process in workers:

@@ -11,8 +11,10 @@ from moderation.bench.common import child_database_url
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def start_worker(**env) -> subprocess.Popen:
-    return _start(["rqworker", "moderation", "--with-scheduler"], env)
+def start_worker(*, scheduler: bool = True, **env) -> subprocess.Popen:
+    """`manage.py rqworker moderation`; with RQ's scheduler for tests that run no clock (in
+    production the clock moves scheduled jobs: scheduler=False, as in the Procfile)."""
+    return _start(["rqworker", "moderation", *(["--with-scheduler"] if scheduler else [])], env)
 
 
 def start_clock(**env) -> subprocess.Popen:
