@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 from rq.scheduler import RQScheduler
@@ -29,7 +30,6 @@ from . import liveness, redis, services
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
-RECONCILE_SECONDS = 15.0
 RECONCILE_LEASE = "moderation:clock:reconcile"
 RECONCILED_AT = "moderation:clock:reconciled_at"
 SCHEDULER_LEASE = "moderation:clock:scheduler"
@@ -56,7 +56,7 @@ class Clock:
         self._move_scheduled()
         if time.monotonic() >= self.next_reconcile and self._reconcile_turn():
             done["reconciled"] = services.reconcile()
-            self.next_reconcile = time.monotonic() + RECONCILE_SECONDS
+            self.next_reconcile = time.monotonic() + settings.RECONCILE_SECONDS
             _stamp_reconcile()
         return done
 
@@ -102,7 +102,7 @@ class Clock:
 
     def _reconcile_turn(self) -> bool:
         """Whether this clock reconciles now: it took the interval's lease, or cannot ask."""
-        ttl = int(RECONCILE_SECONDS * 1000) - 500  # expires before the holder's next turn
+        ttl = int(settings.RECONCILE_SECONDS * 1000) - 500  # gone before the holder's next turn
         try:
             taken = redis.connection().set(RECONCILE_LEASE, self.name, nx=True, px=ttl)
         except RedisError:

@@ -21,7 +21,7 @@ from .models import Ban
 
 PATH = "/healthz"
 EXPIRY_LAG_LIMIT_SECONDS = 10
-RECONCILE_STALE_SECONDS = 60  # four missed turns
+RECONCILE_STALE_SECONDS = 60  # four missed turns at the default 15 s
 REDIS_TIMEOUT_SECONDS = 2
 
 _client = None

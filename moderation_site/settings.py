@@ -234,6 +234,8 @@ VENDOR_RETRY_BASE_SECONDS = env.float("VENDOR_RETRY_BASE_SECONDS", default=2.0)
 VENDOR_RETRY_CAP_SECONDS = env.float("VENDOR_RETRY_CAP_SECONDS", default=300.0)
 # A ban still pending this long after it was accepted is dispatched again by `reconcile`.
 DISPATCH_GRACE_SECONDS = env.int("DISPATCH_GRACE_SECONDS", default=30)
+# One clock reconciles this often (dispatches what Redis lost, re-applies, sweeps, prunes).
+RECONCILE_SECONDS = env.float("RECONCILE_SECONDS", default=15.0)
 # Workers and clocks renew a lease in Redis each fifth of this; a worker's claims on bans are
 # freed this long after it stopped renewing (killed, its machine gone), and dispatched again.
 LEASE_SECONDS = env.float("LEASE_SECONDS", default=5.0)

@@ -113,10 +113,15 @@ def emulated_app(db, emulator):
 def redis_connection():
     import django_rq
 
+    from moderation import liveness
+
     connection = django_rq.get_connection("moderation")
     connection.flushdb()
+    # The flush took this process's lease with it, as a Redis restart would: start afresh.
+    liveness.stop()
     yield connection
     connection.flushdb()
+    liveness.stop()
 
 
 @pytest.fixture

@@ -212,7 +212,8 @@ def test_two_clocks_renew_a_ban_past_the_vendors_window_once(
     # The vendor's 7-day window is due for renewal now.
     Ban.objects.filter(pk=ban.pk).update(vendor_until=timezone.now() + timedelta(seconds=60))
     workers = [start_worker() for _ in range(2)]
-    clocks = [start_clock() for _ in range(2)]  # FAULT: a second clock started by mistake
+    # FAULT: a second clock started by mistake; both reconcile every 3 s, not 15.
+    clocks = [start_clock(RECONCILE_SECONDS="3") for _ in range(2)]
     try:
         wait_until(
             lambda: Ban.objects.get(pk=ban.pk).vendor_until > timezone.now() + timedelta(days=6),
