@@ -55,6 +55,8 @@ class Lease:
         self._valid_until = 0.0  # monotonic time until which the key is surely in Redis
         self._stopped = threading.Event()
         self._thread = None
+        # The renewal thread and a job's begin/end must not write the task out of order.
+        self._writing = threading.Lock()
 
     @property
     def key(self) -> str:
@@ -87,6 +89,10 @@ class Lease:
             pass  # it lapses by itself
 
     def _set(self, *, create: bool) -> bool:
+        with self._writing:
+            return self._set_now(create=create)
+
+    def _set_now(self, *, create: bool) -> bool:
         lease = settings.LEASE_SECONDS
         sent = time.monotonic()
         try:
