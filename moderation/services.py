@@ -1048,7 +1048,9 @@ def release_dead_claims() -> int:
         _log_many(
             [Ban(pk=pk) for pk in ids],
             Event.RETRIED,
-            message=_("The worker sending this stopped; sent again."),
+            message=_(
+                "The job sending this stopped before it recorded the vendor's answer; sent again."
+            ),
         )
         transaction.on_commit(lambda: dispatch(ids))
     log.info("Claims %s have ended: %d bans dispatched again.", sorted(dead), len(ids))
