@@ -425,13 +425,11 @@ class BanAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Lift selected bans"))
     def lift_selected(self, request, queryset):
-        return admin_views._lift_or_change(self, request, list(queryset[:1000]), "lift", bulk=True)
+        return admin_views.lift_or_change(self, request, list(queryset[:1000]), "lift", bulk=True)
 
     @admin.action(description=_("Extend or shorten selected bans"))
     def change_selected(self, request, queryset):
-        return admin_views._lift_or_change(
-            self, request, list(queryset[:1000]), "change", bulk=True
-        )
+        return admin_views.lift_or_change(self, request, list(queryset[:1000]), "change", bulk=True)
 
     @admin.display(description=_("user"), ordering="user_id")
     def target(self, ban):

@@ -263,14 +263,14 @@ def retry(model_admin, request, ban_id):
 
 
 def lift(model_admin, request, ban_id):
-    return _lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "lift")
+    return lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "lift")
 
 
 def change_duration(model_admin, request, ban_id):
-    return _lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "change")
+    return lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "change")
 
 
-def _lift_or_change(model_admin, request, bans, what, *, bulk=False):
+def lift_or_change(model_admin, request, bans, what, *, bulk=False):
     _require(request, "lift_ban")
     form_class = LiftForm if what == "lift" else ChangeForm
     form = form_class(

@@ -222,11 +222,7 @@ def _holding(app_pk: int):
 
 
 def answer_from_db(app_pk: int, room_id: str, user_id: str) -> Answer:
-    bans = _holding(app_pk).filter(
-        Q(scope=Scope.USER_IN_ROOM, room__room_id=room_id, user_id=user_id)
-        | Q(scope=Scope.WHOLE_ROOM, room__room_id=room_id)
-        | Q(scope=Scope.USER_EVERYWHERE, user_id=user_id)
-    )
+    bans = _holding(app_pk).covering(room_id, user_id)
     best = _best(bans.values_list("pk", "expires_at"))
     return NOT_BANNED if best is None else Answer(True, best[1], best[0])
 

@@ -233,6 +233,21 @@ class Room(models.Model):
         return f"{self.room_id} — {self.label}" if self.label else self.room_id
 
 
+class BanQuerySet(models.QuerySet):
+    def covering(self, room_id, user_id):
+        """The bans that keep `user_id` out of `room_id` (values, or OuterRef in a subquery).
+
+        The one rule, with its twins: `Ban.covers` in Python, and in Redis the ban check's
+        three fields per app (`bancheck.ban_field`: user in room `ru:`, whole room `r:`, user
+        everywhere `u:`), which its Lua script `_CHECK` reads in one HMGET.
+        """
+        return self.filter(
+            Q(scope=Ban.Scope.USER_IN_ROOM, room__room_id=room_id, user_id=user_id)
+            | Q(scope=Ban.Scope.WHOLE_ROOM, room__room_id=room_id)
+            | Q(scope=Ban.Scope.USER_EVERYWHERE, user_id=user_id)
+        )
+
+
 class Ban(models.Model):
     class Kind(models.TextChoices):
         KICK = "kick", _("kick")
@@ -321,6 +336,8 @@ class Ban(models.Model):
     vendor_sync_due = models.BooleanField(default=False, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = BanQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("ban")
         verbose_name_plural = _("bans")
@@ -370,6 +387,14 @@ class Ban(models.Model):
     @property
     def is_permanent(self):
         return self.kind == self.Kind.BAN and self.requested_seconds is None
+
+    def covers(self, room_id: str, user_id: str) -> bool:
+        """Whether this ban keeps `user_id` out of `room_id`: BanQuerySet.covering's twin."""
+        if self.scope == self.Scope.USER_EVERYWHERE:
+            return self.user_id == user_id
+        if self.room.room_id != room_id:
+            return False
+        return self.scope == self.Scope.WHOLE_ROOM or self.user_id == user_id
 
 
 class AppendOnlyModel(models.Model):

@@ -1287,17 +1287,13 @@ def _kick(client, app, room_id, pairs, *, attempt, trigger, require_presence=Tru
     return kicked_any
 
 
-def _covering(bans: list[Ban]) -> Q:
+def _covered_by(bans: list[Ban]) -> Exists:
     """Presence rows (in a room) that these bans cover."""
-    condition = Q(pk__in=[])
-    for ban in bans:
-        if ban.scope == Ban.Scope.USER_IN_ROOM:
-            condition |= Q(room_id=ban.room.room_id, user_id=ban.user_id)
-        elif ban.scope == Ban.Scope.WHOLE_ROOM:
-            condition |= Q(room_id=ban.room.room_id)
-        else:
-            condition |= Q(user_id=ban.user_id)
-    return condition
+    return Exists(
+        Ban.objects.filter(pk__in=[b.pk for b in bans]).covering(
+            OuterRef("room_id"), OuterRef("user_id")
+        )
+    )
 
 
 def _enforce_after_activation(client, app: VendorApp, group: list[Ban], *, since) -> None:
@@ -1328,7 +1324,7 @@ def _enforce_after_activation(client, app: VendorApp, group: list[Ban], *, since
         if not result.ok:
             _log_many(active, Event.FAILED, message=result.message, details=_result_details(result))
         return
-    rows = Presence.objects.filter(app=app, in_room=True).filter(_covering(active))
+    rows = Presence.objects.filter(app=app, in_room=True).filter(_covered_by(active))
     if scope != Ban.Scope.USER_EVERYWHERE and not caps.native_ban:
         # The apply call itself removed who was there; only who entered since is left.
         rows = rows.filter(updated_at__gte=since)
@@ -1338,18 +1334,10 @@ def _enforce_after_activation(client, app: VendorApp, group: list[Ban], *, since
 def _kick_present(client, app, bans: list[Ban], rows, *, trigger: str) -> None:
     by_room = defaultdict(list)
     for room_id, user_id in rows.values_list("room_id", "user_id")[:SWEEP_LIMIT]:
-        ban = next(b for b in bans if _covers(b, room_id, user_id))
+        ban = next(b for b in bans if b.covers(room_id, user_id))
         by_room[room_id].append((user_id, ban))
     for room_id, pairs in by_room.items():
         _kick(client, app, room_id, pairs, attempt=1, trigger=trigger)
-
-
-def _covers(ban: Ban, room_id: str, user_id: str) -> bool:
-    if ban.scope == Ban.Scope.USER_EVERYWHERE:
-        return ban.user_id == user_id
-    if ban.room.room_id != room_id:
-        return False
-    return ban.scope == Ban.Scope.WHOLE_ROOM or ban.user_id == user_id
 
 
 def _sweep_presence() -> int:
@@ -1358,15 +1346,7 @@ def _sweep_presence() -> int:
     covering = (
         Ban.objects.filter(app=OuterRef("app"), status=Status.ACTIVE)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .filter(
-            Q(
-                scope=Ban.Scope.USER_IN_ROOM,
-                room__room_id=OuterRef("room_id"),
-                user_id=OuterRef("user_id"),
-            )
-            | Q(scope=Ban.Scope.WHOLE_ROOM, room__room_id=OuterRef("room_id"))
-            | Q(scope=Ban.Scope.USER_EVERYWHERE, user_id=OuterRef("user_id"))
-        )
+        .covering(OuterRef("room_id"), OuterRef("user_id"))
     )
     rows = (
         Presence.objects.filter(in_room=True, updated_at__lt=now - timedelta(seconds=5))

@@ -90,6 +90,10 @@ INSTALLED_APPS = [
     "django_rq",
     "axes",
     "moderation",
+    # Tools beside the product: the vendor emulator (`manage.py vendor_emulator`, make run and
+    # the tests) and the benchmarks (`manage.py bench`).
+    "rtc_emulator",
+    "bench",
 ]
 
 MIDDLEWARE = [

@@ -69,7 +69,7 @@ EMULATED_APPS = {
 
 @pytest.fixture(scope="session")
 def vendor_emulator():
-    from moderation.emulator import Emulator
+    from rtc_emulator import Emulator
 
     emulator = Emulator()
     for vendor, (app_id, _, key_id, secret) in EMULATED_APPS.items():

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from moderation.bench import click, expiry, history, throughput
+from bench import click, expiry, history, throughput
 from moderation.models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from moderation.emulator import Emulator
+from rtc_emulator import Emulator
 
 from .signed import TENCENT, VOLCENGINE, ZEGO, Vendors
 

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from moderation.emulator import Emulator
 from moderation.vendors import RoomEvent, read_callback
+from rtc_emulator import Emulator
 
 from .signed import TENCENT, VOLCENGINE, ZEGO, Vendors, zego_code
 

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from moderation.emulator import Emulator
+from rtc_emulator import Emulator
 
 from .signed import TENCENT, VOLCENGINE, ZEGO, Vendors, zego_code
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from moderation.emulator import Emulator
+from rtc_emulator import Emulator
 
 from .conftest import register_apps
 from .signed import VOLCENGINE, ZEGO, Vendors, tencent_error, zego_code

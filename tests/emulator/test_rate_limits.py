@@ -5,8 +5,8 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moderation.emulator import Emulator
-from moderation.emulator.core import RateLimiter
+from rtc_emulator import Emulator
+from rtc_emulator.core import RateLimiter
 
 from .conftest import register_apps
 from .signed import VOLCENGINE, Vendors, tencent_error, volcengine_error, zego_code

@@ -2,8 +2,8 @@
 
 import time
 
-from moderation.emulator import core as emulator_core
-from moderation.emulator.rooms import Change
+from rtc_emulator import core as emulator_core
+from rtc_emulator.rooms import Change
 
 from ..conftest import CALLBACK_SECRETS, EMULATED_APPS
 

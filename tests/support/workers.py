@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from moderation.bench.common import child_database_url
+from bench.common import child_database_url
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -33,7 +33,7 @@ FAST_TIMEOUT = (2.0, 0.5)
 
 @pytest.fixture(scope="session")
 def running_emulator():
-    from moderation.emulator import Emulator
+    from rtc_emulator import Emulator
 
     emu = Emulator()
     for app in APPS.values():

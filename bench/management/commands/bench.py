@@ -3,8 +3,8 @@ their figures.
 
 Prints one line per figure, `name: value unit (target ...)`, and merges the figures into
 var/bench/latest.json (or --output), keeping the keys other benchmarks wrote. Benchmarks live in
-moderation/bench/, one module each (see moderation.bench.BENCHMARKS). They run in a database and
-a Redis database of their own (see moderation.bench.common.bench_environment), or with
+bench/, one module each (see bench.BENCHMARKS). They run in a database and
+a Redis database of their own (see bench.common.bench_environment), or with
 --in-place in the configured ones, removing what they made.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation.bench import BENCHMARKS
-from moderation.bench.common import Context, bench_environment, merge_results
+from bench import BENCHMARKS
+from bench.common import Context, bench_environment, merge_results
 
 MAX_DURATION = 600.0
 MIN_BANS, MAX_BANS = 10, 10_000_000

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation.emulator import Emulator
-from moderation.emulator.core import require_loopback
+from rtc_emulator import Emulator
+from rtc_emulator.core import require_loopback
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 """Memory: the peak resident memory of an RQ worker and of the web server during the run.
 
-Sampled all along the run (moderation.bench.common.MemorySampler): a worker process (jobs
+Sampled all along the run (bench.common.MemorySampler): a worker process (jobs
 run in the worker itself, and the clock schedules), the web server (gunicorn, 2 workers of 2
 threads, serving the moderate form, the history and the export) with its workers; resident
 memory is added up over each process tree, so pages a forked process shares with its parent

@@ -656,7 +656,7 @@ class Stack:
 
     def emulator(self):
         if self._emulator is None:
-            from moderation.emulator import Emulator
+            from rtc_emulator import Emulator
 
             self._emulator = Emulator(on_call=self._arrived)
             self._emulator.start(host=LOOPBACK, port=0)

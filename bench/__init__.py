@@ -3,15 +3,15 @@
 Each module has `run(context) -> list[Result]` and a one-line docstring. Add a benchmark by
 writing the module and naming it in BENCHMARKS; `--only a,b,c` picks among them. The shared
 pieces (a gunicorn on loopback, load generators, results, and the run's `Stack` of real
-processes: emulator, RQ workers, web server) are in `moderation.bench.common`. A module names
+processes: emulator, RQ workers, web server) are in `bench.common`. A module names
 what it uses of the Stack in STACK; whatever else runs is stopped before it starts.
 """
 
 BENCHMARKS = {
-    "throughput": "moderation.bench.throughput",
-    "click": "moderation.bench.click",
-    "expiry": "moderation.bench.expiry",
-    "history": "moderation.bench.history",
-    "bancheck": "moderation.bench.bancheck",
-    "memory": "moderation.bench.memory",  # last: its peaks cover the whole run
+    "throughput": "bench.throughput",
+    "click": "bench.click",
+    "expiry": "bench.expiry",
+    "history": "bench.history",
+    "bancheck": "bench.bancheck",
+    "memory": "bench.memory",  # last: its peaks cover the whole run
 }
