@@ -13,12 +13,6 @@ from moderation.models import Ban, CannedReason, ModerationLog
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def no_queue(monkeypatch):
-    """These tests look at what the pages record; the vendor work is other tests' business."""
-    monkeypatch.setattr(services, "dispatch", lambda ids: True)
-
-
 def moderate_form(app, **changes):
     data = {
         "app": app.pk,
@@ -35,7 +29,7 @@ def moderate_form(app, **changes):
 
 
 def test_the_form_asks_for_confirmation_before_anything_is_sent(
-    client, moderator, emulated_app, no_queue
+    client, moderator, emulated_app, redis_connection
 ):
     app = emulated_app("zego")
     client.force_login(moderator)
@@ -57,7 +51,7 @@ def test_the_form_asks_for_confirmation_before_anything_is_sent(
 
 
 def test_the_confirmation_shows_volcengines_minimum_duration(
-    client, moderator, emulated_app, no_queue
+    client, moderator, emulated_app, redis_connection
 ):
     app = emulated_app("volcengine")
     client.force_login(moderator)
@@ -69,7 +63,9 @@ def test_the_confirmation_shows_volcengines_minimum_duration(
     assert b"minimum; you asked for 5 s" in page.content
 
 
-def test_bad_input_is_shown_on_the_field_it_concerns(client, moderator, emulated_app, no_queue):
+def test_bad_input_is_shown_on_the_field_it_concerns(
+    client, moderator, emulated_app, redis_connection
+):
     app = emulated_app("zego")
     client.force_login(moderator)
     url = reverse("admin:moderation_ban_moderate")
@@ -91,7 +87,9 @@ def test_bad_input_is_shown_on_the_field_it_concerns(client, moderator, emulated
     assert not Ban.objects.exists()
 
 
-def test_a_canned_reason_and_details_are_kept_together(client, moderator, emulated_app, no_queue):
+def test_a_canned_reason_and_details_are_kept_together(
+    client, moderator, emulated_app, redis_connection
+):
     app = emulated_app("tencent")
     reason = CannedReason.objects.get(text="Spam or advertising")
     client.force_login(moderator)
@@ -107,7 +105,7 @@ def test_a_canned_reason_and_details_are_kept_together(client, moderator, emulat
 
 
 def test_lift_and_change_from_the_ban_page_are_recorded_with_their_reason(
-    client, moderator, emulated_app, no_queue
+    client, moderator, emulated_app, redis_connection
 ):
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-1001")
@@ -137,7 +135,7 @@ def test_lift_and_change_from_the_ban_page_are_recorded_with_their_reason(
 
 
 def test_a_bulk_lift_asks_for_a_reason_then_lifts_every_selected_ban(
-    client, moderator, emulated_app, no_queue
+    client, moderator, emulated_app, redis_connection
 ):
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-1001")
@@ -166,7 +164,7 @@ def test_a_bulk_lift_asks_for_a_reason_then_lifts_every_selected_ban(
 
 
 def test_the_export_has_exactly_the_filtered_rows(
-    client, supervisor, moderator, emulated_app, no_queue
+    client, supervisor, moderator, emulated_app, redis_connection
 ):
     zego, tencent = emulated_app("zego"), emulated_app("tencent")
     z_room = services.room_for(app=zego, room_id="live-1001")
@@ -194,7 +192,7 @@ def test_the_export_has_exactly_the_filtered_rows(
 
 
 def test_the_export_pages_through_every_ban_once_newest_first(
-    client, supervisor, moderator, emulated_app, no_queue, monkeypatch
+    client, supervisor, moderator, emulated_app, redis_connection, monkeypatch
 ):
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-1001")
@@ -223,7 +221,7 @@ def test_the_export_pages_through_every_ban_once_newest_first(
 
 
 def test_the_timeline_shows_everything_that_happened_to_a_user(
-    client, supervisor, moderator, emulated_app, no_queue
+    client, supervisor, moderator, emulated_app, redis_connection
 ):
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-1001")
@@ -242,7 +240,9 @@ def test_the_timeline_shows_everything_that_happened_to_a_user(
     assert [e.event for e in page.context["entries"]] == ["lifted", "created"]
 
 
-def test_a_supervisor_can_read_but_not_act(client, supervisor, moderator, emulated_app, no_queue):
+def test_a_supervisor_can_read_but_not_act(
+    client, supervisor, moderator, emulated_app, redis_connection
+):
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-1001")
     (ban,) = services.ban(
@@ -291,7 +291,7 @@ def test_test_connection_reports_what_the_vendor_said(client, credential_manager
 
 
 def test_the_history_filters_by_a_typed_room_id(
-    client, supervisor, moderator, emulated_app, no_queue
+    client, supervisor, moderator, emulated_app, redis_connection
 ):
     app = emulated_app("zego")
     for room_id, user in [("live-1", "a"), ("live-2", "b")]:
@@ -308,7 +308,7 @@ def test_the_history_filters_by_a_typed_room_id(
 
 
 def test_search_finds_a_user_a_room_or_words_of_the_reason_within_the_filters(
-    client, supervisor, moderator, emulated_app, no_queue
+    client, supervisor, moderator, emulated_app, redis_connection
 ):
     zego, tencent = emulated_app("zego"), emulated_app("tencent")
     services.kick(
@@ -346,7 +346,7 @@ def test_search_finds_a_user_a_room_or_words_of_the_reason_within_the_filters(
 
 
 def test_the_history_counts_at_most_ten_thousand_rows(
-    client, supervisor, moderator, emulated_app, no_queue, monkeypatch
+    client, supervisor, moderator, emulated_app, redis_connection, monkeypatch
 ):
     from moderation.admin import CappedCountPaginator
 
@@ -366,7 +366,7 @@ def test_the_history_counts_at_most_ten_thousand_rows(
 
 
 def test_the_history_filters_by_date_range_in_the_viewers_time_zone(
-    client, supervisor, moderator, emulated_app, no_queue
+    client, supervisor, moderator, emulated_app, redis_connection
 ):
     from datetime import datetime
     from zoneinfo import ZoneInfo

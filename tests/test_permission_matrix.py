@@ -122,9 +122,8 @@ def url_names():
 
 
 @pytest.fixture
-def world(emulated_app, moderator, monkeypatch):
+def world(emulated_app, moderator):
     """One of everything, so every URL has an object to point at."""
-    monkeypatch.setattr(services, "dispatch", lambda ids: True)
     app = emulated_app("zego")
     room = services.room_for(app=app, room_id="live-1")
     (ban,) = services.ban(

@@ -93,13 +93,13 @@ def test_reconcile_prunes_old_deliveries_and_long_gone_presence(zego_app, redis_
 
 
 def test_zegos_own_whole_room_ban_sets_a_room_rule_then_closes_the_room(
-    callback_app, emulator, redis_connection, monkeypatch
+    callback_app, emulator, redis_connection
 ):
     app = callback_app("zego", forbid_rules=True, zego_native_ban=True)
     for user in ("a", "b"):
         emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id="stage", user_id=user)
 
-    ban = active_ban(app, "stage", "", monkeypatch, scope=Ban.Scope.WHOLE_ROOM, seconds=90_000)
+    ban = active_ban(app, "stage", "", scope=Ban.Scope.WHOLE_ROOM, seconds=90_000)
 
     assert [c.action for c in emulator.calls] == ["SetForbidUserRule", "CloseRoom"]
     assert emulator.calls[0].params["EffectiveTime"] == "86400"  # a day at most; renewed

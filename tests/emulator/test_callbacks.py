@@ -89,7 +89,7 @@ def read(vendor, headers, body):
 
 
 @pytest.mark.parametrize("vendor", ["volcengine", "zego", "tencent"])
-def test_a_join_and_a_kick_send_callbacks_the_product_verifies(vendor, emulator, receiver):
+def test_a_join_and_a_leave_send_callbacks_the_product_verifies(vendor, emulator, receiver):
     app_id = APPS[vendor]["app_id"]
     emulator.join(vendor=vendor, app_id=app_id, room_id="1001", user_id="alice")
     emulator.leave(vendor=vendor, app_id=app_id, room_id="1001", user_id="alice")

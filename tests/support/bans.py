@@ -4,8 +4,7 @@ from moderation import services
 from moderation.models import Ban
 
 
-def active_ban(app, room_id, user_id, monkeypatch, *, scope=Ban.Scope.USER_IN_ROOM, seconds=3600):
-    monkeypatch.setattr(services, "dispatch", lambda ids: True)
+def active_ban(app, room_id, user_id, *, scope=Ban.Scope.USER_IN_ROOM, seconds=3600):
     everywhere = scope == Ban.Scope.USER_EVERYWHERE
     (ban,) = services.ban(
         app=app,

@@ -109,7 +109,7 @@ def start_worker_to(log_path: Path, **env) -> subprocess.Popen:
 
 
 def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (RQ's work horse and scheduler are forks of the worker)."""
+    """Every process below `pid` (with --with-scheduler, RQ's scheduler forks from the worker)."""
     parents = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
