@@ -914,18 +914,19 @@ def sync(*, ban_id: int, attempt: int = 1) -> None:
     finally:
         client.close()
     if result.ok:
-        # Only if nothing changed meanwhile; a newer change has queued its own sync.
-        Ban.objects.filter(pk=ban.pk, status=ban.status, expires_at=ban.expires_at).update(
-            vendor_sync_due=False,
-            vendor_until=now + timedelta(seconds=window) if window else None,
-            vendor_request_ids=ban.vendor_request_ids + [result.request_id],
-        )
-        ModerationLog.objects.create(
-            ban=ban,
-            event=Event.APPLIED,
-            message=result.message,
-            details={**_result_details(result), "window": window},
-        )
+        with writing():
+            # Only if nothing changed meanwhile; a newer change has queued its own sync.
+            Ban.objects.filter(pk=ban.pk, status=ban.status, expires_at=ban.expires_at).update(
+                vendor_sync_due=False,
+                vendor_until=now + timedelta(seconds=window) if window else None,
+                vendor_request_ids=ban.vendor_request_ids + [result.request_id],
+            )
+            ModerationLog.objects.create(
+                ban=ban,
+                event=Event.APPLIED,
+                message=result.message,
+                details={**_result_details(result), "window": window},
+            )
     elif result.retryable and attempt < settings.VENDOR_MAX_ATTEMPTS:
         ModerationLog.objects.create(
             ban=ban,
@@ -935,13 +936,16 @@ def sync(*, ban_id: int, attempt: int = 1) -> None:
         )
         _enqueue_sync(ban.pk, attempt + 1, delay=_retry_delay(attempt + 1))
     else:
-        Ban.objects.filter(pk=ban.pk).update(vendor_sync_due=False, vendor_message=result.message)
-        ModerationLog.objects.create(
-            ban=ban,
-            event=Event.FAILED,
-            message=result.message,
-            details=_result_details(result, attempt),
-        )
+        with writing():
+            Ban.objects.filter(pk=ban.pk).update(
+                vendor_sync_due=False, vendor_message=result.message
+            )
+            ModerationLog.objects.create(
+                ban=ban,
+                event=Event.FAILED,
+                message=result.message,
+                details=_result_details(result, attempt),
+            )
 
 
 def reapply(*, ban_id: int) -> None:
@@ -982,14 +986,15 @@ def _renew(ban: Ban) -> None:
         )
         return
     ban.vendor_until = now + timedelta(seconds=window)
-    Ban.objects.filter(pk=ban.pk, status=Status.ACTIVE).update(vendor_until=ban.vendor_until)
-    ModerationLog.objects.create(
-        ban=ban,
-        event=Event.APPLIED,
-        message=result.message,
-        details={**_result_details(result), "reapplied_window": window},
-    )
-    _schedule_reapply(ban)
+    with writing():
+        Ban.objects.filter(pk=ban.pk, status=Status.ACTIVE).update(vendor_until=ban.vendor_until)
+        ModerationLog.objects.create(
+            ban=ban,
+            event=Event.APPLIED,
+            message=result.message,
+            details={**_result_details(result), "reapplied_window": window},
+        )
+        transaction.on_commit(lambda: _schedule_reapply(ban))
 
 
 # --- Worker side: time ------------------------------------------------------------------------
@@ -1200,6 +1205,39 @@ def rekick(
         client.close()
 
 
+def _record_rekick(app, room_id, user_ids, bans_by_user, result, *, attempt, trigger, started):
+    """Who is out of the room now, and (if the kick went through) the re-kick on each ban."""
+    with writing():
+        for user in user_ids:
+            presence.mark_removed(
+                app=app,
+                room_id=room_id,
+                user_id=user,
+                before=started,
+                why=f"kicked: ban {bans_by_user[user].pk}",
+            )
+        if not result.ok:
+            return
+        ModerationLog.objects.bulk_create(
+            [
+                ModerationLog(
+                    ban=bans_by_user[user],
+                    event=Event.REKICKED,
+                    message=_("Kicked %(user)s from room %(room)s again: this ban holds.")
+                    % {"user": user, "room": room_id},
+                    details={
+                        "room": room_id,
+                        "user_id": user,
+                        "ban_id": bans_by_user[user].pk,
+                        "trigger": trigger,
+                        **_result_details(result, attempt),
+                    },
+                )
+                for user in user_ids
+            ]
+        )
+
+
 def _kick(client, app, room_id, pairs, *, attempt, trigger, require_presence=True) -> bool:
     """Kicks (user, enforced ban) pairs from one room, logging a re-kick on each ban."""
     bans_by_user = dict(pairs)
@@ -1220,35 +1258,18 @@ def _kick(client, app, room_id, pairs, *, attempt, trigger, require_presence=Tru
         covered = {bans_by_user[u].pk: bans_by_user[u] for u in request.user_ids}
         result = _send(client, app, request, list(covered.values()), attempt)
         if result.ok or result.vendor_code in client.MISSING_TARGET_CODES:
-            for user in request.user_ids:
-                ban = bans_by_user[user]
-                presence.mark_removed(
-                    app=app,
-                    room_id=room_id,
-                    user_id=user,
-                    before=started,
-                    why=f"kicked: ban {ban.pk}",
-                )
+            _record_rekick(
+                app,
+                room_id,
+                request.user_ids,
+                bans_by_user,
+                result,
+                attempt=attempt,
+                trigger=trigger,
+                started=started,
+            )
         if result.ok:
             kicked_any = True
-            ModerationLog.objects.bulk_create(
-                [
-                    ModerationLog(
-                        ban=bans_by_user[user],
-                        event=Event.REKICKED,
-                        message=_("Kicked %(user)s from room %(room)s again: this ban holds.")
-                        % {"user": user, "room": room_id},
-                        details={
-                            "room": room_id,
-                            "user_id": user,
-                            "ban_id": bans_by_user[user].pk,
-                            "trigger": trigger,
-                            **_result_details(result, attempt),
-                        },
-                    )
-                    for user in request.user_ids
-                ]
-            )
             for user in request.user_ids:
                 log.info(
                     "Re-kicked %s from room %s of app %s, enforcing ban %s (%s).",
