@@ -130,7 +130,13 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_hard(process: subprocess.Popen) -> list[int]:
-    """SIGKILL a process the test started and everything it forked; returns the pids killed."""
+    """SIGKILL a process the test started and everything it forked; returns the pids killed.
+
+    Stopped first (SIGSTOP), so that it cannot fork between the look for its children and the
+    kill: a worker starting RQ's scheduler just then left the scheduler running for good.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGSTOP)
     pids = [*descendants(process.pid), process.pid]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
