@@ -392,67 +392,20 @@ def bench_environment(*, in_place: bool, write: Callable[[str], None]):
     are its own already) and removes what the benchmarks made instead.
     """
     write(f"Load average (1, 5, 15 min) at the start: {_load()}.")
-    with _static_files(write):
-        if in_place:
-            stack = Stack(write)
-            try:
-                yield stack
-            finally:
-                stack.close()
-                stack.remove_data()
-        else:
-            with _own_database(write) as stack:
-                yield stack
-
-
-@contextlib.contextmanager
-def _static_files(write):
-    """Static files collected as on each release, when pages name them through a manifest.
-
-    A file an admin's Media names but nobody wrote makes every page of that admin fail without
-    DEBUG (ValueError: Missing staticfiles manifest entry). The run says so, and stands in an
-    empty file for it until it ends, so that the pages can be measured at all.
-    """
-    from django.contrib import admin
-    from django.contrib.staticfiles.storage import staticfiles_storage
-
-    if "Manifest" not in settings.STORAGES["staticfiles"]["BACKEND"]:
-        yield
-        return
-    call_command("collectstatic", interactive=False, verbosity=0)
-    missing = []
-    for model_admin in admin.site._registry.values():
-        media = getattr(type(model_admin), "Media", None)
-        paths = list(getattr(media, "js", ())) + [
-            path for group in getattr(media, "css", {}).values() for path in group
-        ]
-        for path in paths:
-            try:
-                staticfiles_storage.stored_name(path)
-            except ValueError:
-                write(
-                    f"STATIC FILE MISSING: {type(model_admin).__name__}.Media names {path}, which "
-                    "does not exist: without DEBUG its pages answer 500. An empty file stands in "
-                    "for it during this run."
-                )
-                missing.append(path)
-    manifest = Path(settings.STATIC_ROOT) / staticfiles_storage.manifest_name
-    original = manifest.read_text() if missing else ""
-    try:
-        if missing:
-            data = json.loads(original)
-            for path in missing:
-                (Path(settings.STATIC_ROOT) / path).touch()
-                data["paths"][path] = path
-            manifest.write_text(json.dumps(data))
-            staticfiles_storage.hashed_files, _ = staticfiles_storage.load_manifest()
-        yield
-    finally:
-        if missing:
-            manifest.write_text(original)
-            for path in missing:
-                (Path(settings.STATIC_ROOT) / path).unlink(missing_ok=True)
-            staticfiles_storage.hashed_files, _ = staticfiles_storage.load_manifest()
+    if "Manifest" in settings.STORAGES["staticfiles"]["BACKEND"]:
+        # As on each release. A file that no static directory holds has already failed the
+        # command's system checks (`moderation.checks`), as it would fail the pages.
+        call_command("collectstatic", interactive=False, verbosity=0)
+    if in_place:
+        stack = Stack(write)
+        try:
+            yield stack
+        finally:
+            stack.close()
+            stack.remove_data()
+    else:
+        with _own_database(write) as stack:
+            yield stack
 
 
 @contextlib.contextmanager

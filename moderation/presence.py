@@ -124,3 +124,17 @@ def members(*, app: VendorApp, room_id: str) -> list[str]:
         .order_by("user_id")
         .values_list("user_id", flat=True)
     )
+
+
+def prune() -> int:
+    """Forgets callback deliveries past their replay window and presence long gone."""
+    now = timezone.now()
+    pruned = 0
+    for queryset in (
+        CallbackDelivery.objects.filter(received_at__lt=now - DELIVERY_KEPT),
+        Presence.objects.filter(in_room=False, updated_at__lt=now - LEFT_KEPT),
+    ):
+        pks = list(queryset.values_list("pk", flat=True)[:10_000])
+        if pks:
+            pruned += queryset.model.objects.filter(pk__in=pks).delete()[0]
+    return pruned

@@ -196,7 +196,7 @@ def test_the_scheduling_clock_killed_leaves_the_other_to_end_bans_within_2_s_and
 
 
 def test_two_clocks_renew_a_ban_past_the_vendors_window_once(
-    emulated_app, emulator, moderator, redis_connection, settings
+    emulated_app, emulator, moderator, redis_connection
 ):
     app = emulated_app("volcengine")
     (ban,) = services.ban(

@@ -11,7 +11,8 @@ from rq.registry import StartedJobRegistry
 from moderation import services
 from moderation.models import Ban, ModerationLog, Presence
 
-from .support.workers import wait_until
+from ..support.bans import active_ban
+from ..support.workers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -233,8 +234,6 @@ def test_a_kick_only_ban_on_someone_not_in_the_room_still_holds(
         secret=app.secret,
         strict_rooms=True,  # ZEGO answers 104: the room does not exist, nobody is in it
     )
-    from .support.bans import active_ban
-
     the_ban = active_ban(app, "empty-room", "troll")
 
     assert the_ban.status == Ban.Status.ACTIVE

@@ -1,0 +1,210 @@
+"""The worker's side of a kick or ban: claim the pending bans, call the vendor, record the answer.
+
+`apply` is idempotent: a re-run finds nothing pending and changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from datetime import timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Ban, ModerationLog
+from ..transactions import writing
+from ..vendors.base import CallResult, VendorInputError
+from .claims import claim, release
+from .enforcement import enforce_after_activation
+from .queue import enqueue_apply, enqueue_sync, retry_delay, schedule_reapply
+from .records import log_many, refresh_cache_on_commit, result_details
+from .vendor_calls import Outcome, capabilities, outcome, requests_for, send, vendor_client
+
+Status = Ban.Status
+Event = ModerationLog.Event
+
+
+def apply(*, ban_ids: list[int], attempt: int = 1) -> None:
+    """Makes the vendor calls for pending bans."""
+    try:
+        _apply(ban_ids, attempt)
+    except DatabaseError:
+        # The database went away under the job: it runs again after a back-off, and takes
+        # back what it had claimed (the clock may have dispatched that already).
+        enqueue_apply(ban_ids, attempt, delay=retry_delay(2))
+        raise
+
+
+def _apply(ban_ids: list[int], attempt: int) -> None:
+    bans = claim(ban_ids)
+    groups = defaultdict(list)
+    for b in bans:
+        groups[(b.app_id, b.kind, b.scope, b.room_id, b.reason, b.requested_seconds)].append(b)
+    to_retry, clients = [], {}
+    try:
+        for group in groups.values():
+            app = group[0].app
+            client = clients.get(app.pk) or clients.setdefault(app.pk, vendor_client(app))
+            to_retry += _apply_group(client, app, group, attempt)
+    except BaseException:
+        # What was not sent goes back to the pool: reconcile dispatches it again.
+        with contextlib.suppress(Exception):
+            release(bans)
+        raise
+    finally:
+        for client in clients.values():
+            client.close()
+    if to_retry:
+        _retry_later(to_retry, attempt)
+
+
+def _apply_group(client, app, group: list[Ban], attempt: int) -> list[tuple[list[Ban], CallResult]]:
+    """Sends one group's calls; returns the bans to try again, with the answer that said so."""
+    first = group[0]
+    by_user = {b.user_id: b for b in group}
+    try:
+        plan = requests_for(
+            client,
+            kind=first.kind,
+            scope=first.scope,
+            room_id=first.room.room_id if first.room else None,
+            user_ids=[b.user_id for b in group if b.user_id],
+            reason=first.reason,
+            seconds=first.requested_seconds,
+        )
+    except VendorInputError as exc:
+        mark_failed(group, message=f"{exc.field}: {exc.message}")
+        return []
+    started = timezone.now()
+    if not plan:
+        mark_applied(group, result=None, window=None)
+    kick_only_ban = first.kind == Ban.Kind.BAN and not client.capabilities.native_ban
+    to_retry = []
+    for request, user_ids in plan:
+        covered = [by_user[u] for u in user_ids if u in by_user]
+        result = send(client, app, request, covered, attempt)
+        answer = outcome(client, result, attempt)
+        if answer is Outcome.NOBODY_THERE and kick_only_ban:
+            # A kick-only vendor's ban of someone who is not there now still holds: re-kicks
+            # and the ban check keep them out.
+            result.message = _(
+                "%(vendor)s: nobody to remove now (%(answer)s) The ban holds: re-kicks and the "
+                "ban check keep them out."
+            ) % {"vendor": client.label, "answer": result.message}
+            answer = Outcome.DONE
+        if answer is Outcome.DONE:
+            window = result.details.get("forbidden_interval") if result.ok else None
+            mark_applied(covered, result=result, window=window)
+        elif answer is Outcome.RETRY:
+            to_retry.append((covered, result))
+        else:
+            mark_failed(covered, message=result.message, result=result, attempt=attempt)
+    if first.kind == Ban.Kind.BAN:
+        enforce_after_activation(client, app, group, since=started)
+    return to_retry
+
+
+def mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | None):
+    """Pending bans become active (kicks done) with the vendor's answer and window."""
+    now = timezone.now()
+    message = result.message if result else ""
+    request_ids = [result.request_id] if result and result.request_id else []
+    vendor_until = now + timedelta(seconds=window) if window else None
+    with writing():
+        pending = list(
+            Ban.objects.select_for_update().filter(
+                pk__in=[b.pk for b in bans], status=Status.PENDING
+            )
+        )
+        # One UPDATE per kind and duration: the bans of one call share everything else, and
+        # a bulk_update's CASE per row held the rows' locks several times as long.
+        shapes = defaultdict(list)
+        for b in pending:
+            shapes[(b.kind, b.effective_seconds)].append(b)
+        for (kind, seconds), group in shapes.items():
+            fields = {
+                "claimed_at": None,
+                "claimed_by": "",
+                "vendor_message": message,
+                "vendor_request_ids": request_ids,
+                "updated_at": now,
+            }
+            if kind == Ban.Kind.KICK:
+                fields["status"] = Status.DONE
+            else:
+                fields.update(
+                    status=Status.ACTIVE,
+                    starts_at=now,
+                    expires_at=None if seconds is None else now + timedelta(seconds=seconds),
+                    vendor_until=vendor_until,
+                )
+            Ban.objects.filter(pk__in=[b.pk for b in group]).update(**fields)
+            for b in group:
+                for name, value in fields.items():
+                    setattr(b, name, value)
+        log_many(pending, Event.APPLIED, message=message, details=result_details(result))
+        active = [b for b in pending if b.status == Status.ACTIVE]
+        refresh_cache_on_commit([b.pk for b in active])
+        transaction.on_commit(lambda: [schedule_reapply(b) for b in active])
+        _undo_if_lifted_meanwhile([b for b in bans if b.pk not in {p.pk for p in pending}], result)
+
+
+def _undo_if_lifted_meanwhile(bans: list[Ban], result: CallResult | None):
+    """A ban lifted while its call was in flight: the vendor now holds a ban nobody wants."""
+    if result is None or not bans:
+        return
+    lifted = Ban.objects.filter(
+        pk__in=[b.pk for b in bans], status=Status.LIFTED, kind=Ban.Kind.BAN
+    )
+    ids = [b.pk for b in lifted.select_related("app") if capabilities(b.app).lift]
+    if ids:
+        Ban.objects.filter(pk__in=ids).update(vendor_sync_due=True)
+        transaction.on_commit(lambda: [enqueue_sync(pk) for pk in ids])
+
+
+def mark_failed(bans, *, message, result=None, attempt=None):
+    """Pending bans fail with the vendor's (or our) reason."""
+    with writing():
+        ids = list(
+            Ban.objects.filter(pk__in=[b.pk for b in bans], status=Status.PENDING).values_list(
+                "pk", flat=True
+            )
+        )
+        Ban.objects.filter(pk__in=ids).update(
+            status=Status.FAILED,
+            claimed_at=None,
+            claimed_by="",
+            vendor_message=message,
+            updated_at=timezone.now(),
+        )
+        log_many(
+            [b for b in bans if b.pk in ids],
+            Event.FAILED,
+            message=message,
+            details=result_details(result, attempt),
+        )
+        # A pending ban is in the ban check's cache: the refresh takes it out.
+        refresh_cache_on_commit(ids)
+
+
+def _retry_later(answers: list[tuple[list[Ban], CallResult]], attempt: int):
+    """The vendor asked us to try again: the next attempt runs after a back-off."""
+    delay = retry_delay(attempt + 1)
+    ids = [b.pk for bans, _result in answers for b in bans]
+    with writing():
+        for bans, result in answers:
+            log_many(
+                bans, Event.RETRIED, message=result.message, details=result_details(result, attempt)
+            )
+        # dispatched_at is when the retry is due, so reconcile leaves it alone until then.
+        Ban.objects.filter(pk__in=ids, status=Status.PENDING).update(
+            claimed_at=None,
+            claimed_by="",
+            attempts=attempt,
+            dispatched_at=timezone.now() + timedelta(seconds=delay),
+        )
+        # enqueue_in writes to Redis at once: a job that ran before this committed would find
+        # the bans still claimed.
+        transaction.on_commit(lambda: enqueue_apply(ids, attempt + 1, delay=delay))

@@ -1,0 +1,301 @@
+"""The moderators' actions: kick, ban, lift, change, retry.
+
+Each validates, records the bans and their log entries in one transaction, and hands the vendor
+work to the queue once that transaction has committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Ban, ModerationLog, Room, VendorApp
+from ..transactions import writing
+from .queue import dispatch, enqueue_sync, schedule_reapply
+from .records import refresh_cache_on_commit
+from .validation import (
+    check_app,
+    check_for_vendor,
+    check_room,
+    clean_reason,
+    clean_room_id,
+    clean_seconds,
+    clean_user_ids,
+    clean_user_ids_or_empty,
+    effective_seconds,
+)
+from .vendor_calls import capabilities
+
+Status = Ban.Status
+Event = ModerationLog.Event
+
+
+def room_for(*, app: VendorApp, room_id: str) -> Room:
+    """The app's room with this vendor room id, recorded on first use."""
+    room, _created = Room.objects.get_or_create(app=app, room_id=clean_room_id(room_id))
+    return room
+
+
+@dataclass(frozen=True)
+class PreparedAction:
+    """A kick or ban that passed every check, ours and the vendor's, and is not yet saved."""
+
+    app: VendorApp
+    room: Room | None
+    kind: str
+    scope: str
+    user_ids: list[str]  # [""] for a whole room
+    seconds: int | None
+    effective_seconds: int | None
+    reason: str
+
+
+def prepare_kick(
+    *, app: VendorApp, room: Room, user_ids: Iterable[str] | str, reason: str
+) -> PreparedAction:
+    check_app(app)
+    check_room(app, room, required=True)
+    user_ids = clean_user_ids(user_ids)
+    reason = clean_reason(reason)
+    kind, scope = Ban.Kind.KICK, Ban.Scope.USER_IN_ROOM
+    check_for_vendor(
+        app, kind=kind, scope=scope, room=room, user_ids=user_ids, reason=reason, seconds=None
+    )
+    return PreparedAction(app, room, kind, scope, user_ids, None, None, reason)
+
+
+def prepare_ban(
+    *,
+    app: VendorApp,
+    scope: str,
+    room: Room | None = None,
+    user_ids: Iterable[str] | str = (),
+    seconds: int | None,
+    reason: str,
+) -> PreparedAction:
+    check_app(app)
+    if scope not in Ban.Scope.values:
+        raise ValidationError(
+            {"scope": _("Choose one user in one room, the whole room, or one user in every room.")}
+        )
+    check_room(app, room, required=scope != Ban.Scope.USER_EVERYWHERE)
+    if scope == Ban.Scope.USER_EVERYWHERE and room is not None:
+        raise ValidationError({"room": _("A ban in every room names no room.")})
+    if scope == Ban.Scope.WHOLE_ROOM:
+        if clean_user_ids_or_empty(user_ids):
+            raise ValidationError({"user_ids": _("A whole-room ban names no users.")})
+        user_ids = [""]
+    else:
+        user_ids = clean_user_ids(user_ids)
+    seconds = clean_seconds(seconds)
+    reason = clean_reason(reason)
+    check_for_vendor(
+        app,
+        kind=Ban.Kind.BAN,
+        scope=scope,
+        room=room,
+        user_ids=[u for u in user_ids if u],
+        reason=reason,
+        seconds=seconds,
+    )
+    return PreparedAction(
+        app, room, Ban.Kind.BAN, scope, user_ids, seconds, effective_seconds(app, seconds), reason
+    )
+
+
+def kick(
+    *, app: VendorApp, room: Room, user_ids: Iterable[str] | str, reason: str, actor
+) -> list[Ban]:
+    """Removes users from a room now; they may rejoin at once."""
+    return create(prepare_kick(app=app, room=room, user_ids=user_ids, reason=reason), actor)
+
+
+def ban(
+    *,
+    app: VendorApp,
+    scope: str,
+    room: Room | None = None,
+    user_ids: Iterable[str] | str = (),
+    seconds: int | None,
+    reason: str,
+    actor,
+) -> list[Ban]:
+    """Keeps users (or everyone, for a whole room) out for `seconds`, or for good with None."""
+    action = prepare_ban(
+        app=app, scope=scope, room=room, user_ids=user_ids, seconds=seconds, reason=reason
+    )
+    return create(action, actor)
+
+
+def create(action: PreparedAction, actor) -> list[Ban]:
+    """Records a prepared kick or ban, one batch per moderator action, and queues it."""
+    app, room, kind, scope = action.app, action.room, action.kind, action.scope
+    if room is not None and room.pk is None:
+        # A room named for the first time is recorded with the ban that names it, not before.
+        room, _created = Room.objects.get_or_create(app=app, room_id=room.room_id)
+    user_ids, seconds, reason = action.user_ids, action.seconds, action.reason
+    effective = action.effective_seconds
+    batch = uuid.uuid4()
+    with transaction.atomic():
+        bans = Ban.objects.bulk_create(
+            [
+                Ban(
+                    app=app,
+                    room=room,
+                    user_id=user_id,
+                    kind=kind,
+                    scope=scope,
+                    requested_seconds=seconds,
+                    effective_seconds=effective,
+                    reason=reason,
+                    created_by=actor,
+                    batch=batch,
+                )
+                for user_id in user_ids
+            ]
+        )
+        ModerationLog.objects.bulk_create(
+            [
+                ModerationLog(
+                    ban=b,
+                    event=Event.CREATED,
+                    actor=actor,
+                    details={"requested_seconds": seconds, "effective_seconds": effective},
+                )
+                for b in bans
+            ]
+        )
+        ids = [b.pk for b in bans]
+        transaction.on_commit(lambda: dispatch(ids))
+        if kind == Ban.Kind.BAN:
+            # After the dispatch, so the vendor call is not kept waiting for the cache.
+            refresh_cache_on_commit(ids)
+    return bans
+
+
+def _lock_open_ban(ban: Ban, refusal: str) -> Ban:
+    """The ban, locked for this transaction, if it is a pending or active ban; else `refusal`."""
+    ban = Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+    if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
+        raise ValidationError(refusal % {"status": ban.get_status_display()})
+    return ban
+
+
+def lift(*, ban: Ban, reason: str, actor) -> Ban:
+    """Ends a ban early."""
+    reason = clean_reason(reason)
+    with writing():
+        ban = _lock_open_ban(
+            ban, _("Only a pending or active ban can be lifted; this one is %(status)s.")
+        )
+        needs_vendor = ban.status == Status.ACTIVE and capabilities(ban.app).lift
+        ban.status = Status.LIFTED
+        ban.lifted_by = actor
+        ban.lifted_at = timezone.now()
+        ban.lift_reason = reason
+        ban.vendor_sync_due = needs_vendor
+        ban.save(
+            update_fields=[
+                "status",
+                "lifted_by",
+                "lifted_at",
+                "lift_reason",
+                "vendor_sync_due",
+                "updated_at",
+            ]
+        )
+        ModerationLog.objects.create(ban=ban, event=Event.LIFTED, actor=actor, message=reason)
+        refresh_cache_on_commit([ban.pk])
+        if needs_vendor:
+            transaction.on_commit(lambda: enqueue_sync(ban.pk))
+    return ban
+
+
+def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
+    """Sets a new total duration, counted from the ban's start: extends or shortens it."""
+    seconds = clean_seconds(seconds)
+    reason = clean_reason(reason)
+    with writing():
+        ban = _lock_open_ban(
+            ban, _("Only a pending or active ban can be changed; this one is %(status)s.")
+        )
+        before = {"requested_seconds": ban.requested_seconds, "expires_at": _iso(ban.expires_at)}
+        effective = effective_seconds(ban.app, seconds)
+        if ban.status == Status.ACTIVE:
+            expires_at = None if effective is None else ban.starts_at + timedelta(seconds=effective)
+            if expires_at is not None and expires_at <= timezone.now() + timedelta(seconds=1):
+                raise ValidationError(
+                    {"duration": _("That duration has already passed: lift the ban instead.")}
+                )
+            ban.expires_at = expires_at
+            ban.vendor_sync_due = capabilities(ban.app).native_ban
+        ban.requested_seconds = seconds
+        ban.effective_seconds = effective
+        ban.save(
+            update_fields=[
+                "requested_seconds",
+                "effective_seconds",
+                "expires_at",
+                "vendor_sync_due",
+                "updated_at",
+            ]
+        )
+        after = {"requested_seconds": seconds, "expires_at": _iso(ban.expires_at)}
+        ModerationLog.objects.create(
+            ban=ban,
+            event=Event.CHANGED,
+            actor=actor,
+            message=reason,
+            details={"from": before, "to": after},
+        )
+        if ban.status == Status.ACTIVE:
+            refresh_cache_on_commit([ban.pk])
+            transaction.on_commit(lambda: schedule_reapply(ban))
+            if ban.vendor_sync_due:
+                transaction.on_commit(lambda: enqueue_sync(ban.pk))
+    return ban
+
+
+def retry(*, ban: Ban, actor) -> Ban:
+    """Sends a failed kick or ban to the vendor again, e.g. after its credentials were fixed."""
+    with writing():
+        ban = Ban.objects.select_for_update(of=("self",)).select_related("app").get(pk=ban.pk)
+        if ban.status != Status.FAILED:
+            raise ValidationError(
+                _("Only a failed kick or ban can be retried; this one is %(status)s.")
+                % {"status": ban.get_status_display()}
+            )
+        check_app(ban.app)
+        ban.status = Status.PENDING
+        ban.claimed_at = ban.dispatched_at = None
+        ban.claimed_by = ""
+        ban.attempts = 0
+        ban.vendor_message = ""
+        ban.save(
+            update_fields=[
+                "status",
+                "claimed_at",
+                "claimed_by",
+                "dispatched_at",
+                "attempts",
+                "vendor_message",
+                "updated_at",
+            ]
+        )
+        ModerationLog.objects.create(
+            ban=ban, event=Event.RETRIED, actor=actor, message="Retried by a moderator."
+        )
+        transaction.on_commit(lambda: dispatch([ban.pk]))
+        refresh_cache_on_commit([ban.pk])  # pending again: it holds while the vendor is asked
+    return ban
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

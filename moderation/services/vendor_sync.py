@@ -1,0 +1,128 @@
+"""Keeping the vendor's own ban in step with ours (Volcengine; ZEGO where its ban is enabled).
+
+`sync` sends a lift or change (Volcengine UpdateBanRoomUserRule); `reapply` renews a window
+that a long ban outlasts (Volcengine: 7 days at most).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Ban, ModerationLog
+from ..transactions import writing
+from .claims import claim, release
+from .queue import enqueue_sync, reapply_at, retry_delay, schedule_reapply
+from .records import result_details
+from .vendor_calls import Outcome, capabilities, outcome, send, vendor_client, vendor_window
+
+Status = Ban.Status
+Event = ModerationLog.Event
+
+
+def sync(*, ban_id: int, attempt: int = 1) -> None:
+    """Tells the vendor about a lift or change, if one is still due."""
+    ban = Ban.objects.select_related("app", "room").get(pk=ban_id)
+    if not ban.vendor_sync_due:
+        return
+    now = timezone.now()
+    if ban.status == Status.ACTIVE:
+        remaining = None if ban.expires_at is None else (ban.expires_at - now).total_seconds()
+        window = vendor_window(
+            capabilities(ban.app),
+            None if remaining is None else max(1, int(remaining + 0.999)),
+        )
+    else:
+        window = 0
+    result, answer = _call_vendor(ban, window, attempt, update=True)
+    if answer is Outcome.DONE:
+        with writing():
+            # Only if nothing changed meanwhile; a newer change has queued its own sync.
+            Ban.objects.filter(pk=ban.pk, status=ban.status, expires_at=ban.expires_at).update(
+                vendor_sync_due=False,
+                vendor_until=now + timedelta(seconds=window) if window else None,
+                vendor_request_ids=ban.vendor_request_ids + [result.request_id],
+            )
+            ModerationLog.objects.create(
+                ban=ban,
+                event=Event.APPLIED,
+                message=result.message,
+                details={**result_details(result), "window": window},
+            )
+    elif answer is Outcome.RETRY:
+        ModerationLog.objects.create(
+            ban=ban,
+            event=Event.RETRIED,
+            message=result.message,
+            details=result_details(result, attempt),
+        )
+        enqueue_sync(ban.pk, attempt + 1, delay=retry_delay(attempt + 1))
+    else:
+        with writing():
+            Ban.objects.filter(pk=ban.pk).update(
+                vendor_sync_due=False, vendor_message=result.message
+            )
+            ModerationLog.objects.create(
+                ban=ban,
+                event=Event.FAILED,
+                message=result.message,
+                details=result_details(result, attempt),
+            )
+
+
+def reapply(*, ban_id: int) -> None:
+    """Renews the vendor's window of an active ban that outlasts it, once it is due.
+
+    The renewal is claimed like an apply, so two clocks or workers never renew one ban twice.
+    """
+    claimed = claim([ban_id], status=Status.ACTIVE)
+    if not claimed:
+        return
+    try:
+        _renew(claimed[0])
+    finally:
+        release(claimed)
+
+
+def _renew(ban: Ban) -> None:
+    due = reapply_at(ban)
+    if due is None or due > timezone.now():
+        return
+    now = timezone.now()
+    remaining = None if ban.expires_at is None else int((ban.expires_at - now).total_seconds())
+    window = vendor_window(capabilities(ban.app), remaining)
+    result, answer = _call_vendor(ban, window, 1, update=False)
+    if answer is not Outcome.DONE:
+        ModerationLog.objects.create(
+            ban=ban, event=Event.FAILED, message=result.message, details=result_details(result)
+        )
+        return
+    ban.vendor_until = now + timedelta(seconds=window)
+    with writing():
+        Ban.objects.filter(pk=ban.pk, status=Status.ACTIVE).update(vendor_until=ban.vendor_until)
+        ModerationLog.objects.create(
+            ban=ban,
+            event=Event.APPLIED,
+            message=result.message,
+            details={**result_details(result), "reapplied_window": window},
+        )
+        transaction.on_commit(lambda: schedule_reapply(ban))
+
+
+def _call_vendor(ban: Ban, seconds: int, attempt: int, *, update: bool):
+    """Bans the ban's target at the vendor for `seconds`; `update` changes the vendor's ban
+    instead, and 0 seconds ends it."""
+    client = vendor_client(ban.app)
+    try:
+        make = client.update_ban_request if update else client.ban_request
+        request = make(
+            room_id=ban.room.room_id if ban.room else None,
+            user_id=ban.user_id or None,
+            seconds=seconds,
+        )
+        result = send(client, ban.app, request, [ban], attempt)
+        return result, outcome(client, result, attempt)
+    finally:
+        client.close()
