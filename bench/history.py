@@ -328,12 +328,12 @@ def _pages(data: HistoryData) -> dict[str, str]:
     }
 
 
-def _timed_page(browser: Browser, path: str) -> float:
+def timed_page(browser: Browser, path: str) -> float:
     started = time.perf_counter()
     status, _, _ = browser.request("GET", path)
     elapsed = (time.perf_counter() - started) * 1000
     if status != 200:
-        raise RuntimeError(f"history: {path} answered {status}")
+        raise RuntimeError(f"{path} answered {status}")
     return elapsed
 
 
@@ -365,7 +365,7 @@ def _timed_csv_first_row(browser: Browser, path: str) -> float:
         conn.close()
 
 
-def _sample(measure, path: str) -> list[float]:
+def sample(measure, path: str) -> list[float]:
     measure(path)  # warm: connections, caches, the plan
     samples, budget_ends = [], time.monotonic() + PAGE_BUDGET_SECONDS
     while len(samples) < SAMPLES and (len(samples) < MIN_SAMPLES or time.monotonic() < budget_ends):
@@ -373,7 +373,19 @@ def _sample(measure, path: str) -> list[float]:
     return samples
 
 
-def _queries(client: Client, path: str, write) -> int:
+def logged_in_client(user) -> Client:
+    """An in-process client for counting a page's queries, as the user, over "https"."""
+    client = Client(HTTP_HOST=host_header(), HTTP_X_FORWARDED_PROTO="https")
+    axes = logging.getLogger("axes")
+    level, axes.level = axes.level, logging.WARNING  # its login lines are not figures
+    try:
+        client.force_login(user)
+    finally:
+        axes.setLevel(level)
+    return client
+
+
+def count_queries(client: Client, path: str, write) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path)
         if response.streaming:
@@ -393,12 +405,12 @@ def _queries(client: Client, path: str, write) -> int:
 def measure_size(data: HistoryData, browser: Browser, client: Client, write) -> dict:
     figures = {}
     for name, path in _pages(data).items():
-        timer = _timed_csv_first_row if name == "csv" else _timed_page
-        samples = _sample(lambda p, timer=timer: timer(browser, p), path)
+        timer = _timed_csv_first_row if name == "csv" else timed_page
+        samples = sample(lambda p, timer=timer: timer(browser, p), path)
         figures[name] = (
             statistics.median(samples),
             percentile(samples, 95),
-            _queries(client, path, write),
+            count_queries(client, path, write),
         )
         p50, p95, queries = figures[name]
         write(
@@ -416,13 +428,7 @@ def run(context: Context) -> list[Result]:
     data = HistoryData(stack)
     supervisor = stack.user(SUPERVISORS)
     browser = Browser(web.address, supervisor)
-    client = Client(HTTP_HOST=host_header(), HTTP_X_FORWARDED_PROTO="https")
-    axes = logging.getLogger("axes")
-    level, axes.level = axes.level, logging.WARNING  # its login lines are not figures
-    try:
-        client.force_login(supervisor)
-    finally:
-        axes.setLevel(level)
+    client = logged_in_client(supervisor)
     try:
         data.grow_to(small, write=context.write)
         context.write(f"history: {small} bans …")

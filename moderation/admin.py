@@ -1,4 +1,5 @@
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 from django import forms
@@ -12,7 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import admin_views
+from . import admin_views, room_views, selectors
 from .models import Ban, CannedReason, ModerationLog, Room, VendorApp, VendorCall
 from .templatetags.moderation import duration, remaining
 
@@ -21,6 +22,15 @@ admin.site.site_title = _("RTC moderation")
 admin.site.index_title = _("Moderation")
 # Wide tables (ban history) need the room more than a second list of models does.
 admin.site.enable_nav_sidebar = False
+
+
+def _admin_view(model_admin, function):
+    """A view of admin_views (or room_views), called with its admin, behind the admin's login."""
+
+    def wrapped(request, *args, **kwargs):
+        return function(model_admin, request, *args, **kwargs)
+
+    return model_admin.admin_site.admin_view(wrapped)
 
 
 # --- Vendor apps (staff) ------------------------------------------------------------------------
@@ -141,15 +151,54 @@ class VendorAppAdmin(admin.ModelAdmin):
 
 @admin.register(Room)
 class RoomAdmin(admin.ModelAdmin):
-    list_display = ["room_id", "label", "app", "last_seen_at", "moderate_buttons"]
+    list_display = [
+        "room_id",
+        "label",
+        "app",
+        "members_now",
+        "bans_in_force",
+        "last_seen_at",
+        "moderate_buttons",
+    ]
     list_filter = ["app__vendor", "app"]
     search_fields = ["room_id", "label"]
     list_select_related = ["app"]
     fields = ["app", "room_id", "label", "last_seen_at"]
     change_form_template = "admin/moderation/room/change_form.html"
 
+    class Media:
+        css = {"all": ["moderation/moderation.css"]}
+        js = ["moderation/room.js"]
+
+    def get_queryset(self, request):
+        return selectors.with_room_counts(super().get_queryset(request))
+
     def get_readonly_fields(self, request, obj=None):
         return ["app", "room_id", "last_seen_at"] if obj else ["last_seen_at"]
+
+    def get_urls(self):
+        bind = partial(_admin_view, self)
+        return [
+            path(
+                "<int:room_id>/members/", bind(room_views.members), name="moderation_room_members"
+            ),
+            path("search/", bind(room_views.search), name="moderation_room_search"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        room = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if room is not None:
+            extra.update(room_views.members_context(request, room))
+        return super().change_view(request, object_id, form_url, extra)
+
+    @admin.display(description=_("in the room now"), ordering="member_count")
+    def members_now(self, room):
+        return room.member_count
+
+    @admin.display(description=_("bans in force"), ordering="ban_count")
+    def bans_in_force(self, room):
+        return room.ban_count
 
     @admin.display(description=_("act"))
     def moderate_buttons(self, room):
@@ -378,14 +427,7 @@ class BanAdmin(ReadOnlyAdmin):
         js = []
 
     def get_urls(self):
-        view = self.admin_site.admin_view
-
-        def bind(function):
-            def wrapped(request, *args, **kwargs):
-                return function(self, request, *args, **kwargs)
-
-            return view(wrapped)
-
+        bind = partial(_admin_view, self)
         return [
             path("moderate/", bind(admin_views.moderate), name="moderation_ban_moderate"),
             path("batch/<str:batch_id>/", bind(admin_views.batch), name="moderation_ban_batch"),

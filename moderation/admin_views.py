@@ -22,13 +22,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from . import services, tokens
+from . import selectors, services, tokens
 from .credentials import CredentialError
 from .durations import describe
-from .forms import ChangeForm, LiftForm, ModerateForm, add_service_errors
+from .forms import DURATION_PRESETS, ChangeForm, LiftForm, ModerateForm, add_service_errors
 from .models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
 from .templatetags.moderation import remaining
-from .vendors import VendorInputError, capabilities_for
+from .vendors import VendorInputError
 
 
 def _require(request, *perms):
@@ -45,6 +45,8 @@ def _context(model_admin, request, **extra):
 
 
 # --- Kick and ban -----------------------------------------------------------------------------
+
+MAX_PICKED = 5000
 
 
 def moderate(model_admin, request):
@@ -88,12 +90,21 @@ def _initial(request):
         room = Room.objects.filter(pk=room_pk).select_related("app").first()
         if room:
             initial.update(app=room.app, room=room.room_id)
+    elif (request.GET.get("app") or "").isdigit():
+        # From a user's page: an app and a room id that may not be a recorded room yet.
+        app = VendorApp.objects.filter(pk=request.GET["app"], enabled=True).first()
+        if app:
+            initial.update(app=app, room=(request.GET.get("room_id") or "")[:200])
     if request.GET.get("action") == "kick":
         initial["duration"] = "kick"
+    elif request.GET.get("duration") in dict(DURATION_PRESETS):
+        initial["duration"] = request.GET["duration"]
     if request.GET.get("scope") in Ban.Scope.values:
         initial["scope"] = request.GET["scope"]
-    if request.GET.get("user"):
-        initial["user_ids"] = request.GET["user"][:200]
+    # One `user` per person picked (the room page's checkboxes), or one list typed in a link.
+    users = [u for u in request.GET.getlist("user")[:MAX_PICKED] if u.strip()]
+    if users:
+        initial["user_ids"] = "\n".join(users)
     return initial
 
 
@@ -154,7 +165,7 @@ def _commit(request, action):
 
 def _summary(action):
     """What the moderator is about to do, in the vendor's terms."""
-    caps = capabilities_for(action.app.vendor)
+    caps = services.capabilities(action.app)
     vendor = action.app.get_vendor_display()
     users = [u for u in action.user_ids if u]
     if action.kind == Ban.Kind.KICK:
@@ -176,7 +187,9 @@ def _summary(action):
         )
     effective = describe(action.effective_seconds)
     clamped = action.seconds is not None and action.effective_seconds != action.seconds
+    room_id = action.room.room_id if action.room else None
     return {
+        **_warnings(action, users, room_id, kick_only=not caps.native_ban),
         "kind": action.kind,
         "users": users,
         "count": len(users),
@@ -188,8 +201,27 @@ def _summary(action):
         "effective": effective if action.kind == Ban.Kind.BAN else None,
         "clamped": clamped,
         "meaning": meaning % {"vendor": vendor},
+        "native_ban": caps.native_ban,
         "reason": action.reason,
     }
+
+
+def _warnings(action, users, room_id, *, kick_only):
+    """What the moderator should see before sending: bans already there, strangers, rooms."""
+    warnings = {"already_banned": [], "never_seen": [], "kick_rooms": []}
+    if action.kind == Ban.Kind.BAN:
+        existing = selectors.already_banned(
+            action.app, scope=action.scope, room_id=room_id, user_ids=users
+        )
+        warnings["already_banned"] = [
+            {"user_id": user, "ban": ban, "remaining": remaining(ban)}
+            for user, ban in existing.items()
+        ]
+    if room_id and action.scope == Ban.Scope.USER_IN_ROOM:
+        warnings["never_seen"] = selectors.never_seen_in(action.app, room_id, users)
+    if action.scope == Ban.Scope.USER_EVERYWHERE and kick_only:
+        warnings["kick_rooms"] = sorted(selectors.rooms_now(action.app, users).items())
+    return warnings
 
 
 # --- The bans of one action, live ---------------------------------------------------------------
@@ -365,7 +397,12 @@ def timeline(model_admin, request):
             request,
             user_id=user_id,
             entries=entries,
-            title=_("Timeline of %(user)s") % {"user": user_id} if user_id else _("User timeline"),
+            whereabouts=selectors.whereabouts(user_id) if user_id else [],
+            in_force=selectors.bans_in_force_on(user_id) if user_id else [],
+            apps=VendorApp.objects.filter(enabled=True).order_by("name") if user_id else [],
+            can_moderate=request.user.has_perm("moderation.add_ban"),
+            moderate_url=reverse("admin:moderation_ban_moderate"),
+            title=_("User %(user)s") % {"user": user_id} if user_id else _("User timeline"),
         ),
     )
 

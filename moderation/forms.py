@@ -68,7 +68,12 @@ class ModerateForm(ReasonMixin, forms.Form):
         label=_("Room ID"),
         required=False,
         max_length=200,
-        help_text=_("The vendor's room ID. Not needed for a ban in every room."),
+        # Suggestions from the app's rooms as the moderator types (moderate.js).
+        widget=forms.TextInput(attrs={"list": "room-suggestions", "autocomplete": "off"}),
+        help_text=_(
+            "Type to pick one of the app's rooms (busiest first), or a new room ID. Not needed "
+            "for a ban in every room."
+        ),
     )
     user_ids = forms.CharField(
         label=_("User IDs"),

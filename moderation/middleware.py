@@ -1,5 +1,6 @@
 import contextlib
 import zoneinfo
+from urllib.parse import unquote
 
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
@@ -13,7 +14,8 @@ class ViewerTimezoneMiddleware:
 
     def __call__(self, request):
         timezone.deactivate()
-        name = request.COOKIES.get("tz", "")
+        # site.js writes the name URL-encoded ("Asia%2FShanghai").
+        name = unquote(request.COOKIES.get("tz", ""))
         # A cookie we cannot read leaves the site's own time zone.
         # Anything a browser (or an attacker) sends: names, paths, NUL bytes.
         with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

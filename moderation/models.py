@@ -241,10 +241,12 @@ class BanQuerySet(models.QuerySet):
         three fields per app (`bancheck.ban_field`: user in room `ru:`, whole room `r:`, user
         everywhere `u:`), which its Lua script `_CHECK` reads in one HMGET.
         """
+        # A list of user ids: the bans that cover any of them (a page of a room's members).
+        user = {"user_id__in": user_id} if isinstance(user_id, list) else {"user_id": user_id}
         return self.filter(
-            Q(scope=Ban.Scope.USER_IN_ROOM, room__room_id=room_id, user_id=user_id)
+            Q(scope=Ban.Scope.USER_IN_ROOM, room__room_id=room_id, **user)
             | Q(scope=Ban.Scope.WHOLE_ROOM, room__room_id=room_id)
-            | Q(scope=Ban.Scope.USER_EVERYWHERE, user_id=user_id)
+            | Q(scope=Ban.Scope.USER_EVERYWHERE, **user)
         )
 
 

@@ -1,6 +1,13 @@
-"""Reads: how bans are looked up and shown outside the admin (command line, API)."""
+"""Reads: how bans, rooms and the people in them are looked up and shown."""
 
-from .models import Ban
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import Ban, Presence, Room
 
 
 def ban_as_dict(ban: Ban) -> dict:
@@ -30,3 +37,149 @@ def bans_by_id(ids) -> list[Ban]:
     return list(
         Ban.objects.filter(pk__in=ids).select_related("app", "room", "created_by").order_by("pk")
     )
+
+
+# --- Rooms and the people in them ---------------------------------------------------------------
+
+MEMBERS_PAGE = 100
+
+
+def in_force(now=None) -> Q:
+    """Bans that hold now: active and not yet ended, or pending (held while the vendor is asked)."""
+    now = now or timezone.now()
+    active = Q(status=Ban.Status.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return Q(kind=Ban.Kind.BAN) & (active | Q(status=Ban.Status.PENDING))
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: str
+    entered_at: datetime
+    ban: Ban | None  # the newest ban in force that covers them here
+
+
+@dataclass(frozen=True)
+class RoomMembers:
+    total: int
+    page: int
+    pages: int
+    members: list[Member]
+
+
+def room_members(room: Room, *, search: str = "", page: int = 1) -> RoomMembers:
+    """Who is in the room now, newest first, a page at a time; three queries at any size."""
+    present = Presence.objects.filter(app_id=room.app_id, room_id=room.room_id, in_room=True)
+    if search:
+        present = present.filter(user_id__icontains=search)
+    total = present.count()
+    pages = max(1, -(-total // MEMBERS_PAGE))
+    page = min(max(1, page), pages)
+    start = (page - 1) * MEMBERS_PAGE
+    rows = list(
+        present.order_by("-entered_at", "user_id").values_list("user_id", "entered_at")[
+            start : start + MEMBERS_PAGE
+        ]
+    )
+    # The page's bans in one query, matched in Python by the same rule (Ban.covers).
+    users = [user for user, _entered in rows]
+    holding = (
+        Ban.objects.filter(app_id=room.app_id)
+        .filter(in_force())
+        .covering(room.room_id, users)
+        .select_related("room")
+        .order_by("-created_at", "-pk")
+    )
+    bans = list(holding) if users else []
+    members = [
+        Member(user, entered, next((b for b in bans if b.covers(room.room_id, user)), None))
+        for user, entered in rows
+    ]
+    return RoomMembers(total, page, pages, members)
+
+
+def with_room_counts(rooms):
+    """Rooms annotated with `member_count` (in the room now) and `ban_count` (bans in force)."""
+    members = (
+        Presence.objects.filter(app=OuterRef("app"), room_id=OuterRef("room_id"), in_room=True)
+        .order_by()
+        .values("app")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    bans = (
+        Ban.objects.filter(room=OuterRef("pk"))
+        .filter(in_force())
+        .order_by()
+        .values("room")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return rooms.annotate(
+        member_count=Coalesce(Subquery(members), 0), ban_count=Coalesce(Subquery(bans), 0)
+    )
+
+
+def rooms_matching(app_id: int, search: str, limit: int = 20) -> list[Room]:
+    """The room picker: the app's rooms whose id or label contains `search`, busiest first."""
+    rooms = Room.objects.filter(app_id=app_id)
+    if search:
+        rooms = rooms.filter(Q(room_id__icontains=search) | Q(label__icontains=search))
+    return list(with_room_counts(rooms).order_by("-member_count", "room_id")[:limit])
+
+
+def whereabouts(user_id: str) -> list[Presence]:
+    """The rooms this user id is in now, in every app."""
+    return list(
+        Presence.objects.filter(user_id=user_id, in_room=True)
+        .select_related("app")
+        .order_by("app__name", "room_id")[:500]
+    )
+
+
+def bans_in_force_on(user_id: str) -> list[Ban]:
+    """The bans in force that name this user id, in any app and room."""
+    return list(
+        Ban.objects.filter(user_id=user_id)
+        .filter(in_force())
+        .select_related("app", "room", "created_by")
+        .order_by("-created_at")[:200]
+    )
+
+
+# --- What a moderator should know before sending ------------------------------------------------
+
+
+def already_banned(app, *, scope: str, room_id: str | None, user_ids: list[str]) -> dict:
+    """Per user id: a ban in force that already keeps them out where a new ban would."""
+    users = [u for u in user_ids if u]
+    if not users:
+        return {}
+    bans = Ban.objects.filter(app=app).filter(in_force())
+    if scope == Ban.Scope.USER_IN_ROOM:
+        bans = bans.covering(room_id, users)
+    elif scope == Ban.Scope.USER_EVERYWHERE:
+        bans = bans.filter(scope=Ban.Scope.USER_EVERYWHERE, user_id__in=users)  # covers them all
+    else:
+        return {}
+    bans = list(bans.select_related("room").order_by("-created_at", "-pk")[:1000])
+    found = {u: next((b for b in bans if b.covers(room_id, u)), None) for u in users}
+    return {u: ban for u, ban in found.items() if ban is not None}
+
+
+def never_seen_in(app, room_id: str, user_ids: list[str]) -> list[str]:
+    """The user ids the room callbacks have never reported in this room."""
+    seen = set(
+        Presence.objects.filter(app=app, room_id=room_id, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    return [u for u in user_ids if u and u not in seen]
+
+
+def rooms_now(app, user_ids: list[str]) -> dict[str, list[str]]:
+    """Per user id, the app's rooms they are in now."""
+    rooms = {}
+    present = Presence.objects.filter(app=app, user_id__in=user_ids, in_room=True)
+    for user, room_id in present.order_by("user_id", "room_id").values_list("user_id", "room_id"):
+        rooms.setdefault(user, []).append(room_id)
+    return rooms

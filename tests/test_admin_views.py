@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from moderation import admin_views, services
-from moderation.models import Ban, CannedReason, ModerationLog
+from moderation.models import Ban, CannedReason, ModerationLog, Presence
 
 pytestmark = pytest.mark.django_db
 
@@ -419,3 +419,114 @@ def test_a_credential_manager_makes_a_ban_check_token_seen_once_and_revokes_it(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:moderation_vendorapp_token_revoke", args=[app.pk, token.pk]))
     assert client.get(url, {"room": "r", "user": "u"}, **check).status_code == 401
+
+
+def _present(app, room_id, *users):
+    now = timezone.now()
+    for user in users:
+        Presence.objects.create(
+            app=app, room_id=room_id, user_id=user, entered_at=now, event_at=now
+        )
+
+
+def test_the_confirmation_offers_to_extend_a_ban_that_already_holds(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    (first,) = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["troll2"],
+        seconds=600,
+        reason="spam",
+        actor=moderator,
+    )
+    client.force_login(moderator)
+
+    page = client.post(
+        reverse("admin:moderation_ban_moderate"), moderate_form(app, preview="Review")
+    )
+
+    warned = page.context["summary"]["already_banned"]
+    assert [(w["user_id"], w["ban"].pk) for w in warned] == [("troll2", first.pk)]
+    assert reverse("admin:moderation_ban_duration", args=[first.pk]).encode() in page.content
+    assert b"1 of them is already banned here" in page.content
+
+
+def test_the_confirmation_names_users_never_seen_in_the_room(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    _present(app, "live-1001", "troll1")
+    client.force_login(moderator)
+
+    page = client.post(
+        reverse("admin:moderation_ban_moderate"), moderate_form(app, preview="Review")
+    )
+
+    assert page.context["summary"]["never_seen"] == ["troll2", "troll3"]
+    assert b"never seen these 2 users in room live-1001" in page.content
+
+
+def test_an_every_room_ban_on_a_kick_only_vendor_lists_the_rooms_it_kicks_from(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("tencent")
+    _present(app, "8080", "troll1")
+    _present(app, "9090", "troll1", "troll3")
+    client.force_login(moderator)
+
+    page = client.post(
+        reverse("admin:moderation_ban_moderate"),
+        moderate_form(app, scope="user_everywhere", room="", preview="Review"),
+    )
+
+    assert page.context["summary"]["kick_rooms"] == [
+        ("troll1", ["8080", "9090"]),
+        ("troll3", ["9090"]),
+    ]
+    assert b"they are kicked now from the rooms they are in" in page.content
+
+
+def test_a_users_page_shows_where_they_are_and_the_bans_that_hold_them(
+    client, supervisor, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    _present(app, "live-1001", "troll")
+    _present(app, "lobby", "troll")
+    room = services.room_for(app=app, room_id="live-1001")
+    (ban,) = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["troll"],
+        seconds=600,
+        reason="spam",
+        actor=moderator,
+    )
+    client.force_login(supervisor)
+
+    page = client.get(reverse("admin:moderation_ban_timeline"), {"user": "troll"})
+
+    assert [p.room_id for p in page.context["whereabouts"]] == ["live-1001", "lobby"]
+    assert [b.pk for b in page.context["in_force"]] == [ban.pk]
+    assert [e.event for e in page.context["entries"]] == ["created"]
+    assert b"mod-kick" not in page.content  # a supervisor reads, and is offered no action
+
+
+def test_a_moderator_acts_from_a_users_page_on_a_room_not_recorded_yet(
+    client, moderator, emulated_app
+):
+    app = emulated_app("zego")
+    _present(app, "never-recorded", "troll")
+    client.force_login(moderator)
+
+    page = client.get(reverse("admin:moderation_ban_timeline"), {"user": "troll"})
+    kick = f"?app={app.pk}&room_id=never-recorded&user=troll&action=kick"
+    form = client.get(reverse("admin:moderation_ban_moderate") + kick).context["form"]
+
+    assert kick.encode() in page.content
+    assert (form.initial["app"], form.initial["room"]) == (app, "never-recorded")
+    assert form.initial["user_ids"] == "troll"

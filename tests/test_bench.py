@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from bench import click, expiry, history, throughput
-from moderation.models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
+from bench import click, expiry, history, room, throughput
+from moderation.models import ApiToken, Ban, ModerationLog, Presence, Room, VendorApp, VendorCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,6 +49,13 @@ EVERY_FIGURE = [
     "history_filter_queries",
     "history_search_queries",
     "csv_queries",
+    "room_page_p50_ms_5k",
+    "room_page_p95_ms_5k",
+    "room_members_p50_ms_5k",
+    "room_members_filter_p50_ms_5k",
+    "room_members_later_page_p50_ms_5k",
+    "room_page_queries",
+    "room_members_queries",
     "bancheck_max_rps",
     "bancheck_p50_ms_at_500rps",
     "bancheck_p99_ms_at_500rps",
@@ -77,6 +84,8 @@ def tiny(monkeypatch):
     monkeypatch.setattr(history, "SAMPLES", 2)
     monkeypatch.setattr(history, "MIN_SAMPLES", 1)
     monkeypatch.setattr(history, "ROOMS_PER_APP", 3)
+    monkeypatch.setattr(room, "FEW", 10)
+    monkeypatch.setattr(room, "MEMBERS", 250)
 
 
 def test_every_benchmark_prints_its_figures_and_leaves_nothing_behind(
@@ -110,10 +119,12 @@ def test_every_benchmark_prints_its_figures_and_leaves_nothing_behind(
     assert figures["history_list_p50_ms_1m"] > 0
     assert figures["csv_queries"] > 0
     assert figures["history_queries"] > 0
+    assert 0 < figures["room_page_p50_ms_5k"] <= figures["room_page_p95_ms_5k"]
+    assert figures["room_page_queries"] > 0
     assert figures["worker_peak_rss_mb"] > 10
     assert figures["web_peak_rss_mb"] > 10
     # Everything the benchmarks made is gone: apps, bans and what hangs off them, users.
-    for model in (VendorApp, Room, Ban, ModerationLog, VendorCall, ApiToken):
+    for model in (VendorApp, Room, Ban, ModerationLog, VendorCall, ApiToken, Presence):
         assert not model.objects.exists(), model
     assert not get_user_model().objects.filter(username__startswith="bench-").exists()
 

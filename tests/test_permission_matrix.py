@@ -93,6 +93,9 @@ EXPECTED = {
     "admin:moderation_ban_lift": only("moderator"),
     "admin:moderation_ban_duration": only("moderator"),
     "admin:moderation_ban_retry": only() | {"moderator": DENIED},  # POST only, see below
+    # Custom pages of the room admin: the live member list and the room picker.
+    "admin:moderation_room_members": only("moderator", "supervisor"),
+    "admin:moderation_room_search": only("moderator", "supervisor"),
     "admin:moderation_vendorapp_test": only() | {"credential_manager": DENIED},  # POST only
     "admin:moderation_vendorapp_token_create": only(),  # POST only
     "admin:moderation_vendorapp_token_revoke": only(),  # POST only
@@ -157,6 +160,7 @@ def concrete_url(name, world):
             {},
             {"object_id": world.get(model)},
             {"ban_id": world["ban"]},
+            {"room_id": world["room"]},
             {"app_id": world["vendorapp"]},
             {"batch_id": world["batch"]},
         ):

@@ -43,7 +43,7 @@ from .validation import (
     clean_user_ids,
     effective_seconds,
 )
-from .vendor_calls import vendor_client
+from .vendor_calls import capabilities, vendor_client
 from .vendor_sync import reapply, sync
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "PreparedAction",
     "apply",
     "ban",
+    "capabilities",
     "change",
     "clean_reason",
     "clean_room_id",

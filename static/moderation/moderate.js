@@ -18,3 +18,30 @@ document.addEventListener("DOMContentLoaded", function () {
   form.addEventListener("change", update);
   update();
 });
+
+// The room field suggests the chosen app's rooms, busiest first, by id or label.
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.querySelector(".moderate-form");
+  var room = form && form.querySelector("#id_room");
+  var list = document.getElementById("room-suggestions");
+  if (!room || !list) return;
+  var app = form.querySelector("#id_app"), url = form.dataset.roomSearchUrl, typing = null;
+  function suggest() {
+    var query = new URLSearchParams({app: app.value, q: room.value.trim()});
+    fetch(url + "?" + query.toString(), {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : {rooms: []}; })
+      .then(function (data) {
+        list.replaceChildren.apply(list, data.rooms.map(function (r) {
+          var option = document.createElement("option");
+          option.value = r.room_id;
+          option.label = [r.label, r.members + " " + list.dataset.inRoom, r.bans + " " + list.dataset.bans]
+            .filter(Boolean).join(" · ");
+          return option;
+        }));
+      })
+      .catch(function () {});
+  }
+  room.addEventListener("input", function () { clearTimeout(typing); typing = setTimeout(suggest, 200); });
+  room.addEventListener("focus", suggest);
+  app.addEventListener("change", suggest);
+});

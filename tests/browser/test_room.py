@@ -1,0 +1,145 @@
+"""A moderator watches a room fill up, bans one member from the list, and is offered "extend"
+when banning them again; a supervisor opens that user's page."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from moderation.models import Ban, CannedReason, Presence, Room
+
+from ..support.workers import wait_until
+from .conftest import BROWSER_TEST, LANGUAGES
+
+pytestmark = BROWSER_TEST
+
+MEMBERS = ["viewer1", "viewer2", "troll"]
+
+
+def room_with_members(callback_app, emulator, live_server):
+    app = callback_app("zego", base_url=live_server.url)
+    room = Room.objects.create(app=app, room_id="live-1001", label="Evening show")
+    return app, room
+
+
+def ban_from_the_row(page, user):
+    """The row's "Ban 1 h", a reason, Review, Yes: the form and confirmation every ban uses."""
+    spam = CannedReason.objects.get_or_create(text="Spam or advertising")[0]
+    page.click(f'tr.member[data-user="{user}"] a.mod-ban[data-duration="3600"]')
+    expect(page.locator("#id_user_ids")).to_have_value(user)
+    expect(page.locator('input[name=duration][value="3600"]')).to_be_checked()
+    page.select_option("#id_canned_reason", str(spam.pk))
+    page.click("input[name=preview]")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_moderator_sees_members_arrive_and_bans_one_from_the_list(
+    language, log_in, live_server, screenshot, moderator, callback_app, emulator, worker
+):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    page = log_in(moderator)
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    expect(page.locator(".room-members .member-empty")).to_be_visible()
+    page.evaluate("window.neverReloaded = true")
+
+    for user in MEMBERS:
+        emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id="live-1001", user_id=user)
+
+    expect(page.locator("tr.member")).to_have_count(3, timeout=15_000)
+    expect(page.locator(".member-total")).to_have_text("3")
+    assert page.evaluate("window.neverReloaded === true")
+    # Newest first: the last to enter heads the list, in the browser's own time zone.
+    expect(page.locator("tr.member .member-id").first).to_have_text("troll")
+    zone = {"en": "UTC", "zh": "CST"}[language]  # the browsers' zones: UTC, Asia/Shanghai
+    expect(page.locator("tr.member .member-since").first).to_have_text(re.compile(f" {zone}$"))
+
+    page.fill("#member-search", "viewer")
+    expect(page.locator("tr.member")).to_have_count(2)
+    page.fill("#member-search", "")
+    expect(page.locator("tr.member")).to_have_count(3)
+    screenshot("room")
+
+    ban_from_the_row(page, "troll")
+    # ZEGO answers the kick late: the ban is seen on troll's row before ZEGO removes troll.
+    emulator.fail_next(vendor="zego", mode="timeout", delay=4)
+    page.click("input[name=confirm]")
+    page.wait_for_url(re.compile(r"/admin/moderation/ban/batch/[0-9a-f-]{36}/$"))
+    (ban,) = Ban.objects.filter(user_id="troll")
+
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    page.evaluate("window.neverReloaded = true")
+    row = page.locator('tr.member[data-user="troll"]')
+    expect(row.locator(f'a[href$="/ban/{ban.pk}/change/"] .ban-status')).to_be_visible()
+    expect(row).to_have_count(0, timeout=20_000)
+    expect(page.locator(".member-total")).to_have_text("2")
+    assert page.evaluate("window.neverReloaded === true")
+    ban.refresh_from_db()
+    assert ban.status == Ban.Status.ACTIVE
+
+
+def test_a_moderator_banning_someone_already_banned_is_offered_extend(
+    log_in, live_server, moderator, callback_app, emulator, worker
+):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id="live-1001", user_id="troll")
+    page = log_in(moderator)
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    expect(page.locator("tr.member")).to_have_count(1, timeout=15_000)
+    # A pending ban holds too: the moderator is warned before a second one.
+    (first,) = Ban.objects.bulk_create(
+        [
+            Ban(
+                app=app,
+                room=room,
+                user_id="troll",
+                kind=Ban.Kind.BAN,
+                scope=Ban.Scope.USER_IN_ROOM,
+                status=Ban.Status.PENDING,
+                requested_seconds=600,
+                effective_seconds=600,
+                reason="spam",
+                created_by=moderator,
+            )
+        ]
+    )
+
+    ban_from_the_row(page, "troll")
+
+    warning = page.locator(".confirm-warning.already-banned")
+    expect(warning).to_contain_text("troll")
+    page.click("a.mod-extend")
+    page.wait_for_url(f"**/admin/moderation/ban/{first.pk}/duration/")
+    assert Ban.objects.filter(user_id="troll").count() == 1
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_supervisor_opens_a_users_page_from_the_room(
+    language, log_in, live_server, screenshot, supervisor, moderator, callback_app, emulator
+):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    Room.objects.create(app=app, room_id="lobby")
+    for room_id in ("live-1001", "lobby"):
+        emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id=room_id, user_id="troll")
+    in_two_rooms = Presence.objects.filter(user_id="troll", in_room=True)
+    wait_until(lambda: in_two_rooms.count() == 2, message="both rooms' entry callbacks")
+    Ban.objects.create(
+        app=app,
+        room=room,
+        user_id="troll",
+        kind=Ban.Kind.BAN,
+        scope=Ban.Scope.USER_IN_ROOM,
+        status=Ban.Status.PENDING,
+        reason="spam",
+        created_by=moderator,
+    )
+    page = log_in(supervisor)
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    expect(page.locator("tr.member")).to_have_count(1, timeout=15_000)
+    expect(page.locator("tr.member .mod-kick")).to_have_count(0)  # supervisors read only
+
+    page.click('tr.member[data-user="troll"] a.member-id')
+
+    page.wait_for_url("**/admin/moderation/ban/timeline/?user=troll")
+    expect(page.locator("tr.user-room .room-id")).to_have_text(["live-1001", "lobby"])
+    expect(page.locator("table.user-bans tbody tr")).to_have_count(1)
+    screenshot("user")
