@@ -407,8 +407,8 @@ class BanAdmin(ReadOnlyAdmin):
         "room",
         "user_id",
         "status",
-        "requested_seconds",
-        "effective_seconds",
+        "requested_duration",
+        "effective_duration",
         "reason",
         "created_by",
         "created_at",
@@ -419,8 +419,9 @@ class BanAdmin(ReadOnlyAdmin):
         "lift_reason",
         "vendor_message",
         "vendor_request_ids",
-        "batch",
+        "batch_link",
     ]
+    readonly_fields = ["requested_duration", "effective_duration", "batch_link"]
 
     class Media:
         css = {"all": ["moderation/moderation.css"]}
@@ -435,6 +436,11 @@ class BanAdmin(ReadOnlyAdmin):
                 "batch/<str:batch_id>/status/",
                 bind(admin_views.batch_status),
                 name="moderation_ban_batch_status",
+            ),
+            path(
+                "batch/<str:batch_id>/lift/",
+                bind(admin_views.lift_batch),
+                name="moderation_ban_batch_lift",
             ),
             path("timeline/", bind(admin_views.timeline), name="moderation_ban_timeline"),
             path("export.csv", bind(admin_views.export_csv), name="moderation_ban_export"),
@@ -512,6 +518,19 @@ class BanAdmin(ReadOnlyAdmin):
     @admin.display(description=_("time left"))
     def remaining_label(self, ban):
         return remaining(ban)
+
+    @admin.display(description=_("requested duration"))
+    def requested_duration(self, ban):
+        return "—" if ban.kind == Ban.Kind.KICK else duration(ban.requested_seconds)
+
+    @admin.display(description=_("duration at the vendor"))
+    def effective_duration(self, ban):
+        return "—" if ban.kind == Ban.Kind.KICK else duration(ban.effective_seconds)
+
+    @admin.display(description=_("batch"))
+    def batch_link(self, ban):
+        url = reverse("admin:moderation_ban_batch", args=[ban.batch])
+        return format_html('<a href="{}">{}</a>', url, ban.batch)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ban = self.get_object(request, object_id)

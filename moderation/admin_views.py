@@ -3,6 +3,7 @@
 import csv
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -75,12 +76,18 @@ def moderate(model_admin, request):
                     ),
                 )
     else:
-        form = ModerateForm(initial=_initial(request))
+        form = ModerateForm(initial={"app": _last_used_app(request.user), **_initial(request)})
     return TemplateResponse(
         request,
         "admin/moderation/ban/moderate.html",
         _context(model_admin, request, form=form, title=_("Kick or ban")),
     )
+
+
+def _last_used_app(user):
+    """The app of the moderator's newest kick or ban, while it is enabled (else the first)."""
+    newest = Ban.objects.filter(created_by=user, app__enabled=True).order_by("-created_at")
+    return newest.values_list("app", flat=True).first()
 
 
 def _initial(request):
@@ -157,9 +164,8 @@ def _commit(request, action):
         "Sent to %(vendor)s: %(count)d kicks or bans.",
         len(bans),
     )
-    messages.success(
-        request, text % {"count": len(bans), "vendor": action.app.get_vendor_display()}
-    )
+    # Neutral, not green: the vendor has not answered yet; the batch page says how it went.
+    messages.info(request, text % {"count": len(bans), "vendor": action.app.get_vendor_display()})
     return HttpResponseRedirect(reverse("admin:moderation_ban_batch", args=[bans[0].batch]))
 
 
@@ -230,6 +236,8 @@ def _warnings(action, users, room_id, *, kick_only):
 def batch(model_admin, request, batch_id):
     _require(request, "view_ban")
     bans = _batch_bans(batch_id)
+    for ban in bans:
+        ban.retrying = _retrying(ban)
     return TemplateResponse(
         request,
         "admin/moderation/ban/batch.html",
@@ -238,17 +246,54 @@ def batch(model_admin, request, batch_id):
             request,
             bans=bans,
             batch_id=batch_id,
+            counts=_counts(bans),
             title=_("Sent to the vendor"),
             can_retry=request.user.has_perm("moderation.add_ban"),
+            can_lift=request.user.has_perm("moderation.lift_ban") and bool(_open(bans)),
         ),
     )
 
 
 def batch_status(model_admin, request, batch_id):
     _require(request, "view_ban")
+    bans = _batch_bans(batch_id)
     return JsonResponse(
-        {"bans": [{**_status_fields(b), "id": b.pk} for b in _batch_bans(batch_id)]}
+        {"bans": [{**_status_fields(b), "id": b.pk} for b in bans], "counts": _counts(bans)}
     )
+
+
+def lift_batch(model_admin, request, batch_id):
+    """Lifts every pending or active ban of one moderator action."""
+    bans = _batch_bans(batch_id)
+    back = reverse("admin:moderation_ban_batch", args=[batch_id])
+    return lift_or_change(model_admin, request, bans, "lift", back=back)
+
+
+def _counts(bans) -> dict:
+    """How many of the batch are in force, done, failed and still being sent."""
+    counts = {"pending": 0, "active": 0, "done": 0, "failed": 0, "ended": 0}
+    for ban in bans:
+        key = ban.status if ban.status in counts else "ended"  # lifted, expired
+        counts[key] += 1
+    return counts
+
+
+def _open(bans):
+    return [
+        b
+        for b in bans
+        if b.kind == Ban.Kind.BAN and b.status in (Ban.Status.PENDING, Ban.Status.ACTIVE)
+    ]
+
+
+def _retrying(ban) -> str:
+    """For a ban the vendor asked us to send again: how far it got, and the last answer."""
+    if ban.status != Ban.Status.PENDING or not ban.attempts:
+        return ""
+    return _("Attempt %(made)d of %(max)d failed; trying again.") % {
+        "made": ban.attempts,
+        "max": settings.VENDOR_MAX_ATTEMPTS,
+    }
 
 
 def _batch_bans(batch_id):
@@ -267,6 +312,7 @@ def _status_fields(ban):
         "status": ban.status,
         "status_label": ban.get_status_display(),
         "vendor_message": ban.vendor_message,
+        "retrying": _retrying(ban),
         "remaining": remaining(ban),
         "final": ban.status != Ban.Status.PENDING,
     }
@@ -302,17 +348,14 @@ def change_duration(model_admin, request, ban_id):
     return lift_or_change(model_admin, request, [get_object_or_404(Ban, pk=ban_id)], "change")
 
 
-def lift_or_change(model_admin, request, bans, what, *, bulk=False):
+def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
+    """Lifts or changes the open bans among `bans`; then to `back`, or where they are listed."""
     _require(request, "lift_ban")
     form_class = LiftForm if what == "lift" else ChangeForm
     form = form_class(
         request.POST if request.method == "POST" and "apply" in request.POST else None
     )
-    open_bans = [
-        b
-        for b in bans
-        if b.kind == Ban.Kind.BAN and b.status in (Ban.Status.PENDING, Ban.Status.ACTIVE)
-    ]
+    open_bans = _open(bans)
     if form.is_bound and form.is_valid():
         done, errors = 0, []
         for ban in open_bans:
@@ -341,6 +384,8 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False):
             messages.success(request, text % {"count": done})
             for error in errors:
                 messages.error(request, error)
+            if back:
+                return HttpResponseRedirect(back)
             if len(bans) == 1:
                 return HttpResponseRedirect(
                     reverse("admin:moderation_ban_change", args=[bans[0].pk])
@@ -361,6 +406,7 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False):
             bulk=bulk,
             title=title,
             action_name="lift_selected" if what == "lift" else "change_selected",
+            cancel_url=back or reverse("admin:moderation_ban_changelist"),
         ),
     )
 

@@ -194,6 +194,8 @@ LOCALE_PATHS = [BASE_DIR / "moderation" / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# Times with seconds and the viewer's zone ("2026-12-01 19:05:07 CST"), in both languages.
+FORMAT_MODULE_PATH = ["moderation_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -530,3 +530,134 @@ def test_a_moderator_acts_from_a_users_page_on_a_room_not_recorded_yet(
     assert kick.encode() in page.content
     assert (form.initial["app"], form.initial["room"]) == (app, "never-recorded")
     assert form.initial["user_ids"] == "troll"
+
+
+def test_a_batch_whose_only_ban_failed_says_so_in_red_not_green(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    app.secret = "0" * 32  # not the secret the vendor knows: it refuses the call for good
+    app.save()
+    client.force_login(moderator)
+    client.post(
+        reverse("admin:moderation_ban_moderate"),
+        moderate_form(app, user_ids="troll", confirm="Yes"),
+    )
+    (ban,) = Ban.objects.all()
+
+    services.apply(ban_ids=[ban.pk])
+    page = client.get(reverse("admin:moderation_ban_batch", args=[ban.batch]))
+    status = client.get(reverse("admin:moderation_ban_batch_status", args=[ban.batch])).json()
+
+    assert status["counts"] == {"pending": 0, "active": 0, "done": 0, "failed": 1, "ended": 0}
+    assert b'class="batch-progress done has-failed"' in page.content
+    assert [m.level_tag for m in page.context["messages"]] == ["info"]  # "Sent to", not green
+
+
+def test_a_ban_being_retried_shows_its_attempt_and_the_vendors_last_answer(
+    client, moderator, emulated_app, emulator, redis_connection, settings
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    (ban,) = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["troll"],
+        seconds=600,
+        reason="spam",
+        actor=moderator,
+    )
+    emulator.fail_next(vendor="zego", mode="5xx")
+
+    services.apply(ban_ids=[ban.pk])
+    client.force_login(moderator)
+    status = client.get(reverse("admin:moderation_ban_batch_status", args=[ban.batch])).json()
+
+    (shown,) = status["bans"]
+    assert shown["status"] == "pending"
+    assert shown["retrying"] == f"Attempt 1 of {settings.VENDOR_MAX_ATTEMPTS} failed; trying again."
+    assert shown["vendor_message"]  # the vendor's answer to attempt 1
+
+
+def test_lift_this_batch_lifts_every_open_ban_of_it_and_returns_to_it(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    bans = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["a", "b", "c"],
+        seconds=600,
+        reason="raid",
+        actor=moderator,
+    )
+    batch = bans[0].batch
+    client.force_login(moderator)
+    url = reverse("admin:moderation_ban_batch_lift", args=[batch])
+
+    asked = client.get(url)
+    done = client.post(url, {"reason": "raid over", "apply": "1"})
+
+    assert b"Lift 3 bans?" in asked.content
+    assert done.url == reverse("admin:moderation_ban_batch", args=[batch])
+    assert set(Ban.objects.filter(batch=batch).values_list("status", flat=True)) == {"lifted"}
+
+
+def test_the_ban_page_shows_durations_its_batch_and_what_a_change_changed(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    (ban,) = services.ban(
+        app=app,
+        scope="user_in_room",
+        room=room,
+        user_ids=["troll"],
+        seconds=3600,
+        reason="spam",
+        actor=moderator,
+    )
+    services.change(ban=ban, seconds=86400, reason="again", actor=moderator)
+    client.force_login(moderator)
+
+    html = client.get(reverse("admin:moderation_ban_change", args=[ban.pk])).content.decode()
+
+    assert "1 d" in html and "3600" not in html
+    assert reverse("admin:moderation_ban_batch", args=[ban.batch]) in html
+    assert "1 h → 1 d; ends never → never" in html  # pending: no end yet, either way
+    assert 'href="#ban-history"' in html
+    assert "/history/" not in html  # not Django's empty record of admin edits
+
+
+def test_the_admin_home_shows_recent_moderation(client, moderator, emulated_app, redis_connection):
+    app = emulated_app("zego")
+    room = services.room_for(app=app, room_id="live-1001")
+    services.kick(app=app, room=room, user_ids=["troll"], reason="spam", actor=moderator)
+    client.force_login(moderator)
+
+    html = client.get(reverse("admin:index")).content.decode()
+
+    assert "Recent moderation" in html
+    assert "Created: troll" in html
+
+
+def test_the_form_starts_on_the_app_the_moderator_used_last(
+    client, moderator, emulated_app, redis_connection
+):
+    first = emulated_app("tencent")  # "tencent app" comes before "zego app"
+    last = emulated_app("zego")
+    services.kick(
+        app=last,
+        room=services.room_for(app=last, room_id="live-1001"),
+        user_ids=["troll"],
+        reason="spam",
+        actor=moderator,
+    )
+    client.force_login(moderator)
+
+    form = client.get(reverse("admin:moderation_ban_moderate")).context["form"]
+
+    assert form.initial["app"] == last.pk != first.pk

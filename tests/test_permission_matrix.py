@@ -88,6 +88,7 @@ EXPECTED = {
     "admin:moderation_ban_moderate": only("moderator"),
     "admin:moderation_ban_batch": only("moderator", "supervisor"),
     "admin:moderation_ban_batch_status": only("moderator", "supervisor"),
+    "admin:moderation_ban_batch_lift": only("moderator"),
     "admin:moderation_ban_timeline": only("moderator", "supervisor"),
     "admin:moderation_ban_export": only("moderator", "supervisor"),
     "admin:moderation_ban_lift": only("moderator"),

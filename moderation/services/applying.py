@@ -198,6 +198,10 @@ def _retry_later(answers: list[tuple[list[Ban], CallResult]], attempt: int):
             log_many(
                 bans, Event.RETRIED, message=result.message, details=result_details(result, attempt)
             )
+            # The ban's page shows the vendor's last answer while it is tried again.
+            Ban.objects.filter(pk__in=[b.pk for b in bans], status=Status.PENDING).update(
+                vendor_message=result.message
+            )
         # dispatched_at is when the retry is due, so reconcile leaves it alone until then.
         Ban.objects.filter(pk__in=ids, status=Status.PENDING).update(
             claimed_at=None,

@@ -1,9 +1,12 @@
+from datetime import datetime
+
 from django import template
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from moderation.durations import describe
-from moderation.models import Ban
+from moderation.models import Ban, ModerationLog
 
 register = template.Library()
 
@@ -39,3 +42,39 @@ def remaining(ban: Ban) -> str:
 @register.filter
 def duration(seconds) -> str:
     return describe(seconds)
+
+
+@register.simple_tag
+def recent_moderation(count: int):
+    """The newest moderation log entries, for the admin home."""
+    return list(
+        ModerationLog.objects.select_related("ban", "ban__room", "actor").order_by(
+            "-created_at", "-id"
+        )[:count]
+    )
+
+
+@register.filter
+def change_details(entry) -> str:
+    """A changed ban's old and new duration and end: "1 h → 1 d; ends … → …"."""
+    if entry.event != ModerationLog.Event.CHANGED:
+        return ""
+    details = entry.details or {}
+    before, after = details.get("from") or {}, details.get("to") or {}
+    return _("%(old)s → %(new)s; ends %(old_end)s → %(new_end)s") % {
+        "old": describe(before.get("requested_seconds")),
+        "new": describe(after.get("requested_seconds")),
+        "old_end": _end(before.get("expires_at")),
+        "new_end": _end(after.get("expires_at")),
+    }
+
+
+def _end(value) -> str:
+    """An ISO end time as the viewer reads times; "never" for a permanent ban, "—" if unknown."""
+    if not value:
+        return _("never")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return "—"
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")

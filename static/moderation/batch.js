@@ -3,6 +3,15 @@ document.addEventListener("DOMContentLoaded", function () {
   var progress = document.querySelector(".batch-progress");
   if (!progress) return;
   var url = progress.dataset.statusUrl, delay = 500;
+  function count(counts) {
+    Object.keys(counts).forEach(function (key) {
+      var shown = document.querySelector(".batch-count-" + key + " .n");
+      if (shown) shown.textContent = counts[key];
+      var badge = document.querySelector(".batch-counts .batch-count-" + key);
+      if (badge) badge.hidden = counts[key] === 0;
+    });
+    progress.classList.toggle("has-failed", counts.failed > 0);
+  }
   function render(bans) {
     var pending = 0;
     bans.forEach(function (ban) {
@@ -12,7 +21,8 @@ document.addEventListener("DOMContentLoaded", function () {
       badge.className = "ban-status ban-status-" + ban.status;
       badge.textContent = ban.status_label;
       row.querySelector(".remaining").textContent = ban.remaining;
-      row.querySelector(".vendor-message").textContent = ban.vendor_message;
+      row.querySelector(".vendor-message .retrying").textContent = ban.retrying;
+      row.querySelector(".vendor-message .answer").textContent = ban.vendor_message;
       var retry = row.querySelector(".retry form");
       if (retry) retry.hidden = ban.status !== "failed";
       if (!ban.final) pending += 1;
@@ -26,6 +36,7 @@ document.addEventListener("DOMContentLoaded", function () {
       .then(function (response) { return response.json(); })
       .then(function (data) {
         var pending = render(data.bans);
+        count(data.counts);
         // Keep polling while anything is pending; slowly afterwards, for time left.
         delay = pending ? 500 : 15000;
         setTimeout(poll, delay);

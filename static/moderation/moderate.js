@@ -45,3 +45,14 @@ document.addEventListener("DOMContentLoaded", function () {
   room.addEventListener("focus", suggest);
   app.addEventListener("change", suggest);
 });
+
+// The cursor starts in the first field still to fill in: the users, once app and room are known.
+document.addEventListener("DOMContentLoaded", function () {
+  var form = document.querySelector(".moderate-form");
+  if (!form || form.querySelector(".errorlist")) return;
+  var fields = ["#id_room", "#id_user_ids", "#id_canned_reason"].map(function (s) { return form.querySelector(s); });
+  var first = fields.find(function (field) {
+    return field && !field.closest(".form-row").hidden && !field.value;
+  });
+  (first || form.querySelector("#id_reason")).focus();
+});

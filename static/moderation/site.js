@@ -13,3 +13,15 @@ document.addEventListener("DOMContentLoaded", function () {
   var select = document.getElementById("language-select");
   if (select) select.addEventListener("change", function () { select.form.submit(); });
 });
+
+// Ctrl+Enter (⌘+Enter) sends the form being typed in, through its main button.
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Enter" || !(event.ctrlKey || event.metaKey)) return;
+  var form = event.target.form || (event.target.closest && event.target.closest("form"));
+  if (!form) return;
+  var main = form.querySelector(".submit-row input.default, .submit-row button.default") ||
+    form.querySelector("input[type=submit], button[type=submit]");
+  if (!main) return;
+  event.preventDefault();
+  form.requestSubmit(main);
+});

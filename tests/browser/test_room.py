@@ -143,3 +143,22 @@ def test_a_supervisor_opens_a_users_page_from_the_room(
     expect(page.locator("tr.user-room .room-id")).to_have_text(["live-1001", "lobby"])
     expect(page.locator("table.user-bans tbody tr")).to_have_count(1)
     screenshot("user")
+
+
+def test_a_moderator_bans_from_the_keyboard(log_in, live_server, moderator, callback_app, emulator):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id="live-1001", user_id="troll")
+    page = log_in(moderator)
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    page.click('tr.member[data-user="troll"] a.mod-ban[data-duration="3600"]')
+
+    # App, room and user are filled in: the cursor starts at the reason.
+    expect(page.locator("#id_canned_reason")).to_be_focused()
+    page.locator("#id_reason").fill("flooding the chat")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("input[name=confirm]")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r"/admin/moderation/ban/batch/[0-9a-f-]{36}/$"))
+    (ban,) = Ban.objects.filter(user_id="troll")
+    assert ban.reason == "flooding the chat"
