@@ -163,7 +163,7 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ["app__vendor", "app"]
     search_fields = ["room_id", "label"]
     list_select_related = ["app"]
-    fields = ["app", "room_id", "label", "last_seen_at"]
+    fields = ["app_label", "room_id", "label", "last_seen_at"]
     change_form_template = "admin/moderation/room/change_form.html"
 
     class Media:
@@ -173,8 +173,18 @@ class RoomAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.with_room_counts(super().get_queryset(request))
 
+    def get_fields(self, request, obj=None):
+        # The app is chosen when a room is added, and shown (not linked) afterwards.
+        return ["app" if obj is None else "app_label", "room_id", "label", "last_seen_at"]
+
     def get_readonly_fields(self, request, obj=None):
-        return ["app", "room_id", "last_seen_at"] if obj else ["last_seen_at"]
+        return ["app_label", "room_id", "last_seen_at"] if obj else ["last_seen_at"]
+
+    @admin.display(description=_("app"))
+    def app_label(self, room):
+        # Not a link: the vendor app's page is for staff who manage credentials, not for the
+        # moderators and supervisors who read rooms.
+        return str(room.app)
 
     def get_urls(self):
         bind = partial(_admin_view, self)
@@ -403,25 +413,32 @@ class BanAdmin(ReadOnlyAdmin):
     fields = [
         "kind",
         "scope",
-        "app",
+        "app_label",
         "room",
         "user_id",
         "status",
         "requested_duration",
         "effective_duration",
         "reason",
-        "created_by",
+        "created_by_name",
         "created_at",
         "starts_at",
         "expires_at",
-        "lifted_by",
+        "lifted_by_name",
         "lifted_at",
         "lift_reason",
         "vendor_message",
         "vendor_request_ids",
         "batch_link",
     ]
-    readonly_fields = ["requested_duration", "effective_duration", "batch_link"]
+    readonly_fields = [
+        "app_label",
+        "created_by_name",
+        "lifted_by_name",
+        "requested_duration",
+        "effective_duration",
+        "batch_link",
+    ]
 
     class Media:
         css = {"all": ["moderation/moderation.css"]}
@@ -519,6 +536,19 @@ class BanAdmin(ReadOnlyAdmin):
     def remaining_label(self, ban):
         return remaining(ban)
 
+    # Names, not links: the app's page is staff's, the users' pages are superusers'.
+    @admin.display(description=_("app"))
+    def app_label(self, ban):
+        return str(ban.app)
+
+    @admin.display(description=_("created by"))
+    def created_by_name(self, ban):
+        return ban.created_by.get_username() if ban.created_by_id else _("system")
+
+    @admin.display(description=_("lifted by"))
+    def lifted_by_name(self, ban):
+        return ban.lifted_by.get_username() if ban.lifted_by_id else "—"
+
     @admin.display(description=_("requested duration"))
     def requested_duration(self, ban):
         return "—" if ban.kind == Ban.Kind.KICK else duration(ban.requested_seconds)
@@ -573,6 +603,26 @@ class VendorCallAdmin(ReadOnlyAdmin):
     search_fields = ["=vendor_request_id", "vendor_code"]
     list_select_related = ["app"]
     show_full_result_count = False
+    fields = [
+        "created_at",
+        "app_label",
+        "bans",
+        "action",
+        "request_params",
+        "ok",
+        "retryable",
+        "http_status",
+        "vendor_code",
+        "vendor_message",
+        "vendor_request_id",
+        "latency_ms",
+        "attempt",
+    ]
+    readonly_fields = ["app_label"]
+
+    @admin.display(description=_("app"))
+    def app_label(self, call):
+        return str(call.app)  # not a link: the app's page is for credential managers
 
 
 @admin.register(ModerationLog)
@@ -582,14 +632,21 @@ class ModerationLogAdmin(ReadOnlyAdmin):
     search_fields = ["=ban__user_id", "message"]
     list_select_related = ["ban", "ban__room", "ban__app", "actor"]
     show_full_result_count = False
+    fields = ["created_at", "event", "ban", "actor_name", "message", "details"]
+    readonly_fields = ["actor_name"]
+
+    @admin.display(description=_("by"))
+    def actor_name(self, entry):
+        # Not a link: users' pages are for superusers.
+        return entry.actor.get_username() if entry.actor_id else _("system")
 
 
 @admin.register(CannedReason)
 class CannedReasonAdmin(admin.ModelAdmin):
-    list_display = ["text", "active", "position"]
-    list_editable = ["active", "position"]
+    list_display = ["text", "text_zh", "active", "position"]
+    list_editable = ["text_zh", "active", "position"]
     list_filter = ["active"]
-    search_fields = ["text"]
+    search_fields = ["text", "text_zh"]
 
     def has_delete_permission(self, request, obj=None):
         return False  # retire instead: past bans keep their reason text either way

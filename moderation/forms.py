@@ -31,8 +31,13 @@ class ReasonMixin:
         cleaned["full_reason"] = " — ".join(parts)
 
 
+class CannedReasonField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.label()  # in the viewer's language; the English text is what is recorded
+
+
 def reason_fields():
-    canned = forms.ModelChoiceField(
+    canned = CannedReasonField(
         label=_("Reason"),
         queryset=CannedReason.objects.filter(active=True),
         required=False,

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from . import credentials
@@ -483,6 +484,12 @@ class CannedReason(models.Model):
     """A reason moderators pick instead of typing; supervisors keep the list."""
 
     text = models.CharField(_("reason"), max_length=200, unique=True)
+    text_zh = models.CharField(
+        _("reason in Chinese"),
+        max_length=200,
+        blank=True,
+        help_text=_("What Chinese-speaking moderators see in the list; the English is recorded."),
+    )
     active = models.BooleanField(
         _("in use"), default=True, help_text=_("Retired reasons are kept for history.")
     )
@@ -495,6 +502,12 @@ class CannedReason(models.Model):
         ordering = ["position", "text"]
 
     def __str__(self):
+        return self.text
+
+    def label(self) -> str:
+        """The reason in the viewer's language, where it has a Chinese name."""
+        if self.text_zh and (get_language() or "").startswith("zh"):
+            return self.text_zh
         return self.text
 
 

@@ -661,3 +661,22 @@ def test_the_form_starts_on_the_app_the_moderator_used_last(
     form = client.get(reverse("admin:moderation_ban_moderate")).context["form"]
 
     assert form.initial["app"] == last.pk != first.pk
+
+
+def test_canned_reasons_read_in_chinese_and_are_recorded_as_written(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    spam = CannedReason.objects.get(text="Spam or advertising")
+    client.force_login(moderator)
+    url = reverse("admin:moderation_ban_moderate")
+
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-CN")
+    client.post(
+        url,
+        moderate_form(app, user_ids="troll", canned_reason=spam.pk, reason="", confirm="Yes"),
+        HTTP_ACCEPT_LANGUAGE="zh-CN",
+    )
+
+    assert f'<option value="{spam.pk}">垃圾信息或广告</option>' in page.content.decode()
+    assert Ban.objects.get().reason == "Spam or advertising"

@@ -274,3 +274,31 @@ def test_unknown_batches_and_bans_are_404_not_500(client, moderator, world):
     assert client.get(reverse("admin:moderation_ban_batch", args=[uuid.uuid4()])).status_code == 404
     assert client.get(reverse("admin:moderation_ban_batch", args=["not-a-uuid"])).status_code == 404
     assert client.get(reverse("admin:moderation_ban_lift", args=[999999])).status_code == 404
+
+
+LINK = re.compile(r'<a [^>]*href="(/[^"#]*)"')
+
+
+@pytest.mark.parametrize("role", ["moderator", "supervisor", "credential_manager"])
+def test_no_page_shows_a_role_a_link_it_cannot_follow(role, world, request):
+    """Every link on every page a role may open leads somewhere that role may go."""
+    client = client_for(role, request)
+    pages = [
+        concrete_url(name, world)
+        for name, _ in url_names()
+        if name in EXPECTED and EXPECTED[name][role] == OK and concrete_url(name, world)
+    ]
+    followed, forbidden = set(), []
+    for page in pages:
+        response = client.get(page)
+        if response.streaming or "html" not in response.get("Content-Type", ""):
+            continue  # the CSV export, JSON
+        html = response.content.decode()
+        for link in set(LINK.findall(html)) - followed:
+            followed.add(link)
+            if "/logout/" in link:
+                continue
+            if client.get(link.replace("&amp;", "&")).status_code == DENIED:
+                forbidden.append((page, link))
+    assert followed, "no page was read"
+    assert forbidden == []

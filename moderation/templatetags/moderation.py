@@ -78,3 +78,9 @@ def _end(value) -> str:
     except ValueError:
         return "—"
     return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+@register.filter
+def timedelta_text(value) -> str:
+    """A timedelta in words: "15 min"."""
+    return describe(int(value.total_seconds())) if value else ""
