@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import admin_views, room_views, selectors
 from .models import Ban, CannedReason, ModerationLog, Room, VendorApp, VendorCall
-from .templatetags.moderation import duration, remaining
+from .templatetags.moderation import duration, remaining, said, vendor_said
 
 admin.site.site_header = _("RTC moderation console")
 admin.site.site_title = _("RTC moderation")
@@ -427,7 +427,7 @@ class BanAdmin(ReadOnlyAdmin):
         "lifted_by_name",
         "lifted_at",
         "lift_reason",
-        "vendor_message",
+        "vendor_answer",
         "vendor_request_ids",
         "batch_link",
     ]
@@ -437,6 +437,7 @@ class BanAdmin(ReadOnlyAdmin):
         "lifted_by_name",
         "requested_duration",
         "effective_duration",
+        "vendor_answer",
         "batch_link",
     ]
 
@@ -522,7 +523,7 @@ class BanAdmin(ReadOnlyAdmin):
         return format_html(
             '<span class="ban-status ban-status-{}" title="{}">{}</span>',
             ban.status,
-            ban.vendor_message,
+            vendor_said(ban),
             ban.get_status_display(),
         )
 
@@ -548,6 +549,10 @@ class BanAdmin(ReadOnlyAdmin):
     @admin.display(description=_("lifted by"))
     def lifted_by_name(self, ban):
         return ban.lifted_by.get_username() if ban.lifted_by_id else "—"
+
+    @admin.display(description=_("vendor's answer"))
+    def vendor_answer(self, ban):
+        return vendor_said(ban)
 
     @admin.display(description=_("requested duration"))
     def requested_duration(self, ban):
@@ -627,13 +632,17 @@ class VendorCallAdmin(ReadOnlyAdmin):
 
 @admin.register(ModerationLog)
 class ModerationLogAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "ban", "actor", "message"]
+    list_display = ["created_at", "event", "ban", "actor", "said_message"]
     list_filter = ["event"]
     search_fields = ["=ban__user_id", "message"]
     list_select_related = ["ban", "ban__room", "ban__app", "actor"]
     show_full_result_count = False
-    fields = ["created_at", "event", "ban", "actor_name", "message", "details"]
-    readonly_fields = ["actor_name"]
+    fields = ["created_at", "event", "ban", "actor_name", "said_message", "details"]
+    readonly_fields = ["actor_name", "said_message"]
+
+    @admin.display(description=_("message"))
+    def said_message(self, entry):
+        return said(entry)
 
     @admin.display(description=_("by"))
     def actor_name(self, entry):

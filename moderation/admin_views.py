@@ -28,7 +28,7 @@ from .credentials import CredentialError
 from .durations import describe
 from .forms import DURATION_PRESETS, ChangeForm, LiftForm, ModerateForm, add_service_errors
 from .models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
-from .templatetags.moderation import remaining
+from .templatetags.moderation import remaining, vendor_said
 from .vendors import VendorInputError
 
 
@@ -311,7 +311,7 @@ def _status_fields(ban):
     return {
         "status": ban.status,
         "status_label": ban.get_status_display(),
-        "vendor_message": ban.vendor_message,
+        "vendor_message": vendor_said(ban),
         "retrying": _retrying(ban),
         "remaining": remaining(ban),
         "final": ban.status != Ban.Status.PENDING,

@@ -326,6 +326,9 @@ class Ban(models.Model):
     lift_reason = models.TextField(_("lift reason"), blank=True)
     vendor_request_ids = models.JSONField(_("vendor request IDs"), default=list, blank=True)
     vendor_message = models.TextField(_("vendor's answer"), blank=True)
+    # The same answer as a template and its values (moderation.messages), for each viewer's
+    # language; empty for answers stored before it and for our own input errors.
+    vendor_text = models.JSONField(default=dict, blank=True, editable=False)
     # When the vendor's own window ends (Volcengine); re-applied before then for longer bans.
     vendor_until = models.DateTimeField(null=True, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0, editable=False)

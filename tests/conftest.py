@@ -1,10 +1,18 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.utils import translation
 
 from moderation.models import Room, Vendor, VendorApp
 from moderation.roles import CREDENTIAL_MANAGERS, MODERATORS, SUPERVISORS, sync_roles
 
 ZEGO_SECRET = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A request in Chinese leaves Chinese active in the thread; the next test starts in English."""
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture

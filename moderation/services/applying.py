@@ -11,19 +11,24 @@ from datetime import timedelta
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from ..messages import N_, Text
 from ..models import Ban, ModerationLog
 from ..transactions import writing
 from ..vendors.base import CallResult, VendorInputError
 from .claims import claim, release
 from .enforcement import enforce_after_activation
 from .queue import enqueue_apply, enqueue_sync, retry_delay, schedule_reapply
-from .records import log_many, refresh_cache_on_commit, result_details
+from .records import log_many, refresh_cache_on_commit, result_details, said, vendor_answer
 from .vendor_calls import Outcome, capabilities, outcome, requests_for, send, vendor_client
 
 Status = Ban.Status
 Event = ModerationLog.Event
+
+NOBODY_TO_REMOVE = N_(
+    "{vendor}: nobody to remove now ({answer}) The ban holds: re-kicks and the ban check keep "
+    "them out."
+)
 
 
 def apply(*, ban_ids: list[int], attempt: int = 1) -> None:
@@ -89,10 +94,7 @@ def _apply_group(client, app, group: list[Ban], attempt: int) -> list[tuple[list
         if answer is Outcome.NOBODY_THERE and kick_only_ban:
             # A kick-only vendor's ban of someone who is not there now still holds: re-kicks
             # and the ban check keep them out.
-            result.message = _(
-                "%(vendor)s: nobody to remove now (%(answer)s) The ban holds: re-kicks and the "
-                "ban check keep them out."
-            ) % {"vendor": client.label, "answer": result.message}
+            result.told(Text(NOBODY_TO_REMOVE, {"vendor": client.label, "answer": said(result)}))
             answer = Outcome.DONE
         if answer is Outcome.DONE:
             window = result.details.get("forbidden_interval") if result.ok else None
@@ -100,7 +102,7 @@ def _apply_group(client, app, group: list[Ban], attempt: int) -> list[tuple[list
         elif answer is Outcome.RETRY:
             to_retry.append((covered, result))
         else:
-            mark_failed(covered, message=result.message, result=result, attempt=attempt)
+            mark_failed(covered, message=said(result), result=result, attempt=attempt)
     if first.kind == Ban.Kind.BAN:
         enforce_after_activation(client, app, group, since=started)
     return to_retry
@@ -109,7 +111,7 @@ def _apply_group(client, app, group: list[Ban], attempt: int) -> list[tuple[list
 def mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | None):
     """Pending bans become active (kicks done) with the vendor's answer and window."""
     now = timezone.now()
-    message = result.message if result else ""
+    message = said(result) if result else ""
     request_ids = [result.request_id] if result and result.request_id else []
     vendor_until = now + timedelta(seconds=window) if window else None
     with writing():
@@ -127,7 +129,7 @@ def mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | No
             fields = {
                 "claimed_at": None,
                 "claimed_by": "",
-                "vendor_message": message,
+                **vendor_answer(message),
                 "vendor_request_ids": request_ids,
                 "updated_at": now,
             }
@@ -176,7 +178,7 @@ def mark_failed(bans, *, message, result=None, attempt=None):
             status=Status.FAILED,
             claimed_at=None,
             claimed_by="",
-            vendor_message=message,
+            **vendor_answer(message),
             updated_at=timezone.now(),
         )
         log_many(
@@ -196,11 +198,11 @@ def _retry_later(answers: list[tuple[list[Ban], CallResult]], attempt: int):
     with writing():
         for bans, result in answers:
             log_many(
-                bans, Event.RETRIED, message=result.message, details=result_details(result, attempt)
+                bans, Event.RETRIED, message=said(result), details=result_details(result, attempt)
             )
             # The ban's page shows the vendor's last answer while it is tried again.
             Ban.objects.filter(pk__in=[b.pk for b in bans], status=Status.PENDING).update(
-                vendor_message=result.message
+                **vendor_answer(said(result))
             )
         # dispatched_at is when the retry is due, so reconcile leaves it alone until then.
         Ban.objects.filter(pk__in=ids, status=Status.PENDING).update(

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..messages import N_, Text
 from ..models import Ban, ModerationLog, Room, VendorApp
 from ..transactions import writing
 from .queue import dispatch, enqueue_sync, schedule_reapply
-from .records import refresh_cache_on_commit
+from .records import log_many, refresh_cache_on_commit
 from .validation import (
     check_app,
     check_for_vendor,
@@ -35,6 +36,8 @@ from .vendor_calls import capabilities
 
 Status = Ban.Status
 Event = ModerationLog.Event
+
+RETRIED_BY_MODERATOR = N_("Retried by a moderator.")
 
 
 def room_for(*, app: VendorApp, room_id: str) -> Room:
@@ -278,6 +281,7 @@ def retry(*, ban: Ban, actor) -> Ban:
         ban.claimed_by = ""
         ban.attempts = 0
         ban.vendor_message = ""
+        ban.vendor_text = {}
         ban.save(
             update_fields=[
                 "status",
@@ -286,12 +290,11 @@ def retry(*, ban: Ban, actor) -> Ban:
                 "dispatched_at",
                 "attempts",
                 "vendor_message",
+                "vendor_text",
                 "updated_at",
             ]
         )
-        ModerationLog.objects.create(
-            ban=ban, event=Event.RETRIED, actor=actor, message="Retried by a moderator."
-        )
+        log_many([ban], Event.RETRIED, actor=actor, message=Text(RETRIED_BY_MODERATOR))
         transaction.on_commit(lambda: dispatch([ban.pk]))
         refresh_cache_on_commit([ban.pk])  # pending again: it holds while the vendor is asked
     return ban

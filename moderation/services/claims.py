@@ -10,9 +10,9 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from .. import liveness
+from ..messages import N_, Text
 from ..models import Ban, ModerationLog
 from ..transactions import writing
 from .queue import dispatch
@@ -21,6 +21,7 @@ from .records import log_many
 log = logging.getLogger(__name__)
 
 Status = Ban.Status
+SENT_AGAIN = N_("The job sending this stopped before it recorded the vendor's answer; sent again.")
 
 
 def claim(ban_ids: list[int], status: str = Status.PENDING) -> list[Ban]:
@@ -72,9 +73,7 @@ def release_dead_claims() -> int:
         log_many(
             [Ban(pk=pk) for pk in ids],
             ModerationLog.Event.RETRIED,
-            message=_(
-                "The job sending this stopped before it recorded the vendor's answer; sent again."
-            ),
+            message=Text(SENT_AGAIN),
         )
         transaction.on_commit(lambda: dispatch(ids))
     log.info("Claims %s have ended: %d bans dispatched again.", sorted(dead), len(ids))

@@ -15,16 +15,16 @@ from datetime import timedelta
 from django.db import DatabaseError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
 from .. import bancheck, presence, redis
+from ..messages import N_, Text
 from ..models import Ban, ModerationLog, Presence, VendorApp
 from ..transactions import writing
 from ..vendors import RoomEvent
 from ..vendors.base import VendorInputError
 from .queue import enqueue_rekick, retry_delay
-from .records import log_many, result_details
+from .records import log_many, result_details, said
 from .vendor_calls import Outcome, outcome, send, vendor_client
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 Status = Ban.Status
 Event = ModerationLog.Event
 
+CANNOT_KICK = N_("Cannot kick from room {room}: {error}")
+REKICKED = N_("Kicked {user} from room {room} again: this ban holds.")
 SWEEP_RETRY_SECONDS = 600
 SWEEP_LIMIT = 1000
 
@@ -105,8 +107,7 @@ def kick_from_room(client, app, room_id, pairs, *, attempt, trigger, require_pre
         log_many(
             list({b.pk: b for b in bans_by_user.values()}.values()),
             Event.FAILED,
-            message=_("Cannot kick from room %(room)s: %(error)s")
-            % {"room": room_id, "error": f"{exc.field}: {exc.message}"},
+            message=Text(CANNOT_KICK, {"room": room_id, "error": f"{exc.field}: {exc.message}"}),
             details={"rekick": True, "room": room_id, "trigger": trigger},
         )
         return False
@@ -155,7 +156,7 @@ def kick_from_room(client, app, room_id, pairs, *, attempt, trigger, require_pre
             log_many(
                 list(covered.values()),
                 Event.FAILED,
-                message=result.message,
+                message=said(result),
                 details={
                     "rekick": True,
                     "room": room_id,
@@ -179,24 +180,19 @@ def _record_rekick(app, room_id, user_ids, bans_by_user, result, *, attempt, tri
             )
         if not result.ok:
             return
-        ModerationLog.objects.bulk_create(
-            [
-                ModerationLog(
-                    ban=bans_by_user[user],
-                    event=Event.REKICKED,
-                    message=_("Kicked %(user)s from room %(room)s again: this ban holds.")
-                    % {"user": user, "room": room_id},
-                    details={
-                        "room": room_id,
-                        "user_id": user,
-                        "ban_id": bans_by_user[user].pk,
-                        "trigger": trigger,
-                        **result_details(result, attempt),
-                    },
-                )
-                for user in user_ids
-            ]
-        )
+        for user in user_ids:
+            log_many(
+                [bans_by_user[user]],
+                Event.REKICKED,
+                message=Text(REKICKED, {"user": user, "room": room_id}),
+                details={
+                    "room": room_id,
+                    "user_id": user,
+                    "ban_id": bans_by_user[user].pk,
+                    "trigger": trigger,
+                    **result_details(result, attempt),
+                },
+            )
 
 
 def enforce_after_activation(client, app: VendorApp, group: list[Ban], *, since) -> None:
@@ -225,7 +221,7 @@ def enforce_after_activation(client, app: VendorApp, group: list[Ban], *, since)
     if caps.native_ban and scope == Ban.Scope.WHOLE_ROOM:
         result = send(client, app, client.close_room_request(room_id=room.room_id), active, 1)
         if not result.ok:
-            log_many(active, Event.FAILED, message=result.message, details=result_details(result))
+            log_many(active, Event.FAILED, message=said(result), details=result_details(result))
         return
     covered = Exists(
         Ban.objects.filter(pk__in=[b.pk for b in active]).covering(

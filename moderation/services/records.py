@@ -8,17 +8,35 @@ from __future__ import annotations
 from django.db import transaction
 
 from .. import bancheck
+from ..messages import Text
 from ..models import Ban, ModerationLog
 from ..vendors.base import CallResult
 
 
-def log_many(bans: list[Ban], event: str, *, message: str = "", details=None, actor=None):
+def log_many(bans: list[Ban], event: str, *, message: str | Text = "", details=None, actor=None):
+    """One log entry per ban; a Text message is kept as English and as its template too."""
+    details = dict(details or {})
+    if isinstance(message, Text):
+        details["text"] = message.as_json()
+        message = str(message)
     ModerationLog.objects.bulk_create(
         [
-            ModerationLog(ban=b, event=event, actor=actor, message=message, details=details or {})
+            ModerationLog(ban=b, event=event, actor=actor, message=message, details=details)
             for b in bans
         ]
     )
+
+
+def said(result: CallResult) -> Text | str:
+    """What the vendor's answer says, as a Text where there is one."""
+    return result.text or result.message
+
+
+def vendor_answer(message: str | Text) -> dict:
+    """The Ban fields that keep a vendor's answer (or our own sentence)."""
+    if isinstance(message, Text):
+        return {"vendor_message": str(message), "vendor_text": message.as_json()}
+    return {"vendor_message": message, "vendor_text": {}}
 
 
 def result_details(result: CallResult | None, attempt: int | None = None) -> dict:

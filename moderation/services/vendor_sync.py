@@ -15,7 +15,7 @@ from ..models import Ban, ModerationLog
 from ..transactions import writing
 from .claims import claim, release
 from .queue import enqueue_sync, reapply_at, retry_delay, schedule_reapply
-from .records import result_details
+from .records import log_many, result_details, said, vendor_answer
 from .vendor_calls import Outcome, capabilities, outcome, send, vendor_client, vendor_window
 
 Status = Ban.Status
@@ -45,30 +45,24 @@ def sync(*, ban_id: int, attempt: int = 1) -> None:
                 vendor_until=now + timedelta(seconds=window) if window else None,
                 vendor_request_ids=ban.vendor_request_ids + [result.request_id],
             )
-            ModerationLog.objects.create(
-                ban=ban,
-                event=Event.APPLIED,
-                message=result.message,
+            log_many(
+                [ban],
+                Event.APPLIED,
+                message=said(result),
                 details={**result_details(result), "window": window},
             )
     elif answer is Outcome.RETRY:
-        ModerationLog.objects.create(
-            ban=ban,
-            event=Event.RETRIED,
-            message=result.message,
-            details=result_details(result, attempt),
+        log_many(
+            [ban], Event.RETRIED, message=said(result), details=result_details(result, attempt)
         )
         enqueue_sync(ban.pk, attempt + 1, delay=retry_delay(attempt + 1))
     else:
         with writing():
             Ban.objects.filter(pk=ban.pk).update(
-                vendor_sync_due=False, vendor_message=result.message
+                vendor_sync_due=False, **vendor_answer(said(result))
             )
-            ModerationLog.objects.create(
-                ban=ban,
-                event=Event.FAILED,
-                message=result.message,
-                details=result_details(result, attempt),
+            log_many(
+                [ban], Event.FAILED, message=said(result), details=result_details(result, attempt)
             )
 
 
@@ -95,17 +89,15 @@ def _renew(ban: Ban) -> None:
     window = vendor_window(capabilities(ban.app), remaining)
     result, answer = _call_vendor(ban, window, 1, update=False)
     if answer is not Outcome.DONE:
-        ModerationLog.objects.create(
-            ban=ban, event=Event.FAILED, message=result.message, details=result_details(result)
-        )
+        log_many([ban], Event.FAILED, message=said(result), details=result_details(result))
         return
     ban.vendor_until = now + timedelta(seconds=window)
     with writing():
         Ban.objects.filter(pk=ban.pk, status=Status.ACTIVE).update(vendor_until=ban.vendor_until)
-        ModerationLog.objects.create(
-            ban=ban,
-            event=Event.APPLIED,
-            message=result.message,
+        log_many(
+            [ban],
+            Event.APPLIED,
+            message=said(result),
             details={**result_details(result), "reapplied_window": window},
         )
         transaction.on_commit(lambda: schedule_reapply(ban))

@@ -6,6 +6,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from moderation.durations import describe
+from moderation.messages import shown
 from moderation.models import Ban, ModerationLog
 
 register = template.Library()
@@ -84,3 +85,15 @@ def _end(value) -> str:
 def timedelta_text(value) -> str:
     """A timedelta in words: "15 min"."""
     return describe(int(value.total_seconds())) if value else ""
+
+
+@register.filter
+def said(entry) -> str:
+    """A log entry's message in the viewer's language (older entries: as stored)."""
+    return shown((entry.details or {}).get("text"), entry.message)
+
+
+@register.filter
+def vendor_said(ban: Ban) -> str:
+    """The vendor's answer on a ban in the viewer's language (older bans: as stored)."""
+    return shown(ban.vendor_text, ban.vendor_message)

@@ -24,7 +24,20 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from ..messages import N_, Text
+
 logger = logging.getLogger("moderation.vendors")
+
+# What a moderator reads of a call's outcome; each is translated where it is shown.
+ACCEPTED = N_("{label} accepted: {summary}.")
+KICK_SUMMARY = N_("kick {users} from room {room}")
+CREDENTIALS_ACCEPTED = N_("credentials accepted")
+TIMED_OUT = N_("{label} did not answer in time; the action may or may not have taken effect.")
+CONNECTION_FAILED = N_("Could not connect to {label}: the network or host is down.")
+NOT_SENT = N_("Could not send the request to {label}.")
+NOT_JSON = N_("{label} answered HTTP {http_status} with a body that is not JSON.")
+REFUSED_WITHOUT_CODE = N_("{label} refused {action} (HTTP {http_status}) without an error code.")
+REFUSED_WITH_CODE = N_("{label} refused {action} with error {code}: {vendor_message}")
 
 # (connect, read) seconds: a vendor that does not answer must not hold a worker for long.
 DEFAULT_TIMEOUT = (3.05, 10.0)
@@ -78,7 +91,7 @@ class VendorRequest:
     params: dict[str, Any]
     user_ids: tuple[str, ...] = ()
     # What the call does, in words, for the success message ("kick a, b from room r").
-    summary: str = ""
+    summary: Text | str = ""
     # Copied into CallResult.details, e.g. the ForbiddenInterval after clamping.
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -94,10 +107,18 @@ class CallResult:
     request_id: str = ""
     latency_ms: float = 0.0
     retryable: bool = False
-    # What a moderator reads: the vendor's answer in plain words.
+    # What a moderator reads: the vendor's answer in plain words (English), and as a template
+    # with its values (`text`), which pages show in the viewer's language.
     message: str = ""
+    text: Text | None = None
     # Values the vendor reports back or that we applied, e.g. a clamped ForbiddenInterval.
     details: dict[str, Any] = field(default_factory=dict)
+
+    def told(self, text: Text) -> CallResult:
+        """Sets what a moderator reads: the English sentence, and the template to translate."""
+        self.text = text
+        self.message = str(text)
+        return self
 
 
 @dataclass(frozen=True)
@@ -398,17 +419,13 @@ class VendorClient:
             result = self.network_failure(
                 request,
                 "timeout",
-                "{label} did not answer in time; the action may or may not have taken effect.",
+                TIMED_OUT,
             )
         except requests.ConnectionError:
-            result = self.network_failure(
-                request, "connection", "Could not connect to {label}: the network or host is down."
-            )
+            result = self.network_failure(request, "connection", CONNECTION_FAILED)
         except requests.RequestException as exc:
             # Not a network blip (e.g. a malformed URL): retrying would fail the same way.
-            result = self.network_failure(
-                request, type(exc).__name__, "Could not send the request to {label}.", False
-            )
+            result = self.network_failure(request, type(exc).__name__, NOT_SENT, False)
         else:
             result = self.read(request, response)
         result.latency_ms = round(self.monotonic_ms() - started, 1)
@@ -425,9 +442,8 @@ class VendorClient:
             params=copy.deepcopy(request.params),
             ok=False,
             retryable=retryable,
-            message=self.sentence(template, request.action),
             details={"network_error": kind},
-        )
+        ).told(self.sentence(template, request.action))
 
     def read(self, request: VendorRequest, response: requests.Response) -> CallResult:
         status = response.status_code
@@ -436,11 +452,7 @@ class VendorClient:
         data = self.load_json(response.content)
         if data is None:
             result.retryable = is_retryable_status(status)
-            result.message = self.sentence(
-                "{label} answered HTTP {http_status} with a body that is not JSON.",
-                request.action,
-                http_status=status,
-            )
+            result.told(self.sentence(NOT_JSON, request.action, http_status=status))
             return result
 
         envelope = self.parse(data)
@@ -449,17 +461,20 @@ class VendorClient:
         result.request_id = envelope.request_id
         if envelope.ok and 200 <= status < 300:
             result.ok = True
-            result.message = f"{self.label} accepted: {request.summary or request.action}."
+            summary = request.summary or request.action
+            result.told(Text(ACCEPTED, {"label": self.label, "summary": summary}))
             return result
 
         retryable, template = self.explain(envelope.code)
         result.retryable = retryable or is_retryable_status(status)
-        result.message = self.sentence(
-            template,
-            request.action,
-            code=envelope.code,
-            vendor_message=envelope.message,
-            http_status=status,
+        result.told(
+            self.sentence(
+                template,
+                request.action,
+                code=envelope.code,
+                vendor_message=envelope.message,
+                http_status=status,
+            )
         )
         return result
 
@@ -474,19 +489,20 @@ class VendorClient:
     def explain(self, code: str) -> tuple[bool, str]:
         """(retryable, sentence template) for a vendor error code."""
         if not code:
-            return False, "{label} refused {action} (HTTP {http_status}) without an error code."
+            return False, REFUSED_WITHOUT_CODE
         key = code
         while key:
             if key in self.ERRORS:
                 return self.ERRORS[key]
             key = key.rpartition(".")[0]
-        return False, "{label} refused {action} with error {code}: {vendor_message}"
+        return False, REFUSED_WITH_CODE
 
-    def sentence(self, template: str, action: str, **values) -> str:
+    def sentence(self, template: str, action: str, **values) -> Text:
         values = {"code": "", "vendor_message": "", "http_status": "", **values}
-        text = template.format(label=self.label, action=action, **values)
         # A template that ends in the vendor's message reads badly when the vendor gave none.
-        return text.removesuffix(": ") + "." if text.endswith(": ") else text
+        if template.endswith(": {vendor_message}") and not values["vendor_message"]:
+            template = template.removesuffix(": {vendor_message}") + "."
+        return Text(template, {"label": self.label, "action": action, **values})
 
     def redact(self, result: CallResult) -> None:
         """A vendor (or a proxy) might echo what it was sent; the secret never leaves here."""
@@ -495,6 +511,8 @@ class VendorClient:
             return
         for name in ("vendor_message", "message", "vendor_code", "request_id"):
             setattr(result, name, str(getattr(result, name)).replace(secret, "[redacted]"))
+        if result.text is not None:
+            result.text = result.text.redacted(secret)
         result.details = {
             k: v.replace(secret, "[redacted]") if isinstance(v, str) else v
             for k, v in result.details.items()
@@ -527,7 +545,7 @@ class VendorClient:
         if result.ok or result.vendor_code in self.MISSING_TARGET_CODES:
             result.ok = True
             result.retryable = False
-            result.message = "credentials accepted"
+            result.told(Text(CREDENTIALS_ACCEPTED))
         return result
 
 

@@ -12,7 +12,9 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from ..messages import N_, Text
 from .base import (
+    KICK_SUMMARY,
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
@@ -28,6 +30,8 @@ from .base import (
     delivery_key,
     event_ms,
 )
+
+DISMISS_SUMMARY = N_("dismiss room {room}, removing everyone")
 
 SERVICE = "trtc"
 
@@ -208,7 +212,7 @@ class TencentClient(VendorClient):
                 "UserIds": list(user_ids),
             },
             user_ids=user_ids,
-            summary=f"kick {', '.join(user_ids)} from room {room_id}",
+            summary=Text(KICK_SUMMARY, {"users": ", ".join(user_ids), "room": room_id}),
         )
 
     def close_room_request(self, *, room_id, reason=""):
@@ -220,7 +224,7 @@ class TencentClient(VendorClient):
                 "SdkAppId": self.sdk_app_id,
                 "RoomId": number if number is not None else room_id,
             },
-            summary=f"dismiss room {room_id}, removing everyone",
+            summary=Text(DISMISS_SUMMARY, {"room": room_id}),
         )
 
     # --- one call ---

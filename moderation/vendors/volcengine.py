@@ -9,7 +9,9 @@ import json
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from ..messages import N_, Text
 from .base import (
+    KICK_SUMMARY,
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
@@ -25,6 +27,15 @@ from .base import (
     delivery_key,
     event_ms,
 )
+
+A_USER = N_("user {user}")
+EVERYONE = N_("everyone")
+A_ROOM = N_("room {room}")
+EVERY_ROOM = N_("every room")
+LIFT_SUMMARY = N_("lift the ban on {who} in {where}")
+CHANGE_SUMMARY = N_("change the ban on {who} in {where} to {seconds} s")
+REMOVE_SUMMARY = N_("remove {who} from {where}")
+BAN_SUMMARY = N_("ban {who} from {where} for {seconds} s")
 
 SERVICE = "rtc"
 
@@ -208,7 +219,7 @@ class VolcengineClient(VendorClient):
             action="KickUser",
             params={"AppId": self.connection.app_id, "RoomId": room_id, "UserId": user_id},
             user_ids=user_ids,
-            summary=f"kick {user_id} from room {room_id}",
+            summary=Text(KICK_SUMMARY, {"users": user_id, "room": room_id}),
         )
 
     clamp_interval = staticmethod(clamp_interval)
@@ -250,16 +261,13 @@ class VolcengineClient(VendorClient):
         )
 
     @staticmethod
-    def _describe(action, room_id, user_id, interval):
-        who = f"user {user_id}" if user_id is not None else "everyone"
-        where = f"room {room_id}" if room_id is not None else "every room"
+    def _describe(action, room_id, user_id, interval) -> Text:
+        who = Text(A_USER, {"user": user_id}) if user_id is not None else Text(EVERYONE)
+        where = Text(A_ROOM, {"room": room_id}) if room_id is not None else Text(EVERY_ROOM)
+        values = {"who": who, "where": where, "seconds": interval}
         if action == "UpdateBanRoomUserRule":
-            if interval == 0:
-                return f"lift the ban on {who} in {where}"
-            return f"change the ban on {who} in {where} to {interval} s"
-        if interval == 0:
-            return f"remove {who} from {where}"
-        return f"ban {who} from {where} for {interval} s"
+            return Text(LIFT_SUMMARY if interval == 0 else CHANGE_SUMMARY, values)
+        return Text(REMOVE_SUMMARY if interval == 0 else BAN_SUMMARY, values)
 
     # --- one call ---
 

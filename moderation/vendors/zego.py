@@ -10,7 +10,9 @@ import secrets
 import time
 from urllib.parse import parse_qsl, quote, unquote
 
+from ..messages import N_, Text
 from .base import (
+    KICK_SUMMARY,
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
@@ -25,6 +27,13 @@ from .base import (
     delivery_key,
     event_ms,
 )
+
+CLOSE_SUMMARY = N_("close room {room}, removing everyone")
+FORBID_SUMMARY = N_("keep {who} out for {seconds} s")
+UNFORBID_SUMMARY = N_("let {who} log in again")
+EVERYONE_IN_ROOM = N_("everyone from room {room}")
+USER_IN_ROOM = N_("user {user} from room {room}")
+USER_EVERYWHERE = N_("user {user} from every room")
 
 DEFAULT_ENDPOINT = "https://rtc-api.zego.im"
 MAX_REASON_BYTES = 256
@@ -167,7 +176,7 @@ class ZegoClient(VendorClient):
             action="KickoutUser",
             params=params,
             user_ids=user_ids,
-            summary=f"kick {', '.join(user_ids)} from room {room_id}",
+            summary=Text(KICK_SUMMARY, {"users": ", ".join(user_ids), "room": room_id}),
         )
 
     def close_room_request(self, *, room_id, reason=""):
@@ -177,7 +186,7 @@ class ZegoClient(VendorClient):
         if reason:
             params["CustomReason"] = reason
         return VendorRequest(
-            action="CloseRoom", params=params, summary=f"close room {room_id}, removing everyone"
+            action="CloseRoom", params=params, summary=Text(CLOSE_SUMMARY, {"room": room_id})
         )
 
     # SetForbidUserRule / DelForbidUserRule: only where ZEGO support enabled them.
@@ -200,7 +209,7 @@ class ZegoClient(VendorClient):
             action="SetForbidUserRule",
             params=params,
             user_ids=(user_id,) if user_id is not None else (),
-            summary=f"keep {self._who(room_id, user_id)} out for {seconds} s",
+            summary=Text(FORBID_SUMMARY, {"who": self._who(room_id, user_id), "seconds": seconds}),
             details={"forbidden_interval": seconds, "requested_interval": seconds},
         )
 
@@ -215,7 +224,7 @@ class ZegoClient(VendorClient):
             action="DelForbidUserRule",
             params=self._rule(room_id, user_id),
             user_ids=(user_id,) if user_id is not None else (),
-            summary=f"let {self._who(room_id, user_id)} log in again",
+            summary=Text(UNFORBID_SUMMARY, {"who": self._who(room_id, user_id)}),
             details={"forbidden_interval": 0},
         )
 
@@ -234,10 +243,12 @@ class ZegoClient(VendorClient):
         return params
 
     @staticmethod
-    def _who(room_id, user_id) -> str:
+    def _who(room_id, user_id) -> Text:
         if user_id is None:
-            return f"everyone from room {room_id}"
-        return f"user {user_id} from " + (f"room {room_id}" if room_id else "every room")
+            return Text(EVERYONE_IN_ROOM, {"room": room_id})
+        if room_id:
+            return Text(USER_IN_ROOM, {"user": user_id, "room": room_id})
+        return Text(USER_EVERYWHERE, {"user": user_id})
 
     # --- one call ---
 
