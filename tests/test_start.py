@@ -49,6 +49,9 @@ class MakeRun:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, as in a terminal
+                # As a terminal's Ctrl-C finds it, even if the suite runs from a background job
+                # (which inherits SIGINT ignored).
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
         login = _wait_for(f"http://127.0.0.1:{self.web}/admin/login/", self)
         assert "Log in" in login.text

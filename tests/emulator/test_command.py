@@ -15,6 +15,10 @@ from .signed import ZEGO, Vendors, zego_code
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def command(*args: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -29,6 +33,9 @@ def command(*args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A terminal's Ctrl-C works even when the suite was started from a background job,
+        # which inherits SIGINT ignored (POSIX: `cmd &` in a non-interactive shell).
+        preexec_fn=default_sigint,
     )
 
 

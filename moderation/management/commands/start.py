@@ -26,6 +26,8 @@ from moderation.demo import load_demo
 # sockaddr_un.sun_path holds 108 bytes, the terminating NUL included.
 MAX_SOCKET_PATH = 107
 
+HONCHO_STOPPED_BY_SIGNAL = (130, 143)  # 128 + SIGINT, 128 + SIGTERM
+
 
 class Command(BaseCommand):
     help = "Start the console for local use: every process of the Procfile, and a Redis."
@@ -100,7 +102,10 @@ class Command(BaseCommand):
             env=env,
         )
         try:
-            return process.wait()
+            code = process.wait()
+            # honcho's own answer to SIGINT or SIGTERM (its processes stopped, as asked), also
+            # when this process did not see the signal (started with SIGINT ignored, `cmd &`).
+            return None if code in HONCHO_STOPPED_BY_SIGNAL else code
         except KeyboardInterrupt:
             # Ctrl-C and `kill -- -PGID` reached honcho too, a SIGTERM to this process alone did
             # not; honcho stops its processes once however often it is told (SIGKILL after 5 s).
