@@ -31,6 +31,20 @@ logger = logging.getLogger("moderation.vendors")
 # What a moderator reads of a call's outcome; each is translated where it is shown.
 ACCEPTED = N_("{label} accepted: {summary}.")
 KICK_SUMMARY = N_("kick {users} from room {room}")
+
+# What a mute stops.
+AUDIO, VIDEO, BOTH = "audio", "video", "both"
+MEDIA = (AUDIO, VIDEO, BOTH)
+MUTE_SUMMARY = {
+    AUDIO: N_("mute the audio of {user} in room {room}"),
+    VIDEO: N_("stop the video of {user} in room {room}"),
+    BOTH: N_("mute the audio and video of {user} in room {room}"),
+}
+UNMUTE_SUMMARY = {
+    AUDIO: N_("let {user} speak again in room {room}"),
+    VIDEO: N_("let {user} show video again in room {room}"),
+    BOTH: N_("let {user} publish again in room {room}"),
+}
 CREDENTIALS_ACCEPTED = N_("credentials accepted")
 TIMED_OUT = N_("{label} did not answer in time; the action may or may not have taken effect.")
 CONNECTION_FAILED = N_("Could not connect to {label}: the network or host is down.")
@@ -81,6 +95,11 @@ class Capabilities:
     rate_limits: dict[str, int]  # documented calls per second, per action
     # The native ban also removes whoever it covers (Volcengine); ZEGO's only refuses logins.
     native_ban_removes: bool = True
+    # How the vendor mutes: a user's audio and video ("user"), or each stream they publish
+    # ("stream", ZEGO: the whole stream, audio and video together).
+    mute_by: str = "user"
+    # The window the vendor itself times a mute for; outside it we end the mute ourselves.
+    mute_seconds: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -392,6 +411,28 @@ class VendorClient:
 
     def close_room_request(self, *, room_id: str, reason: str = "") -> VendorRequest:
         raise NotImplementedError
+
+    # --- mute: what a user publishes stops; they stay in the room and hear the others ---
+
+    def mute_request(self, *, room_id: str, user_id: str, media: str, seconds: int | None):
+        """Stops `media` of one user in one room (`mute_by` "user"); None seconds: until unmuted."""
+        raise VendorInputError("kind", f"{self.label} mutes streams, not users")
+
+    def unmute_request(self, *, room_id: str, user_id: str, media: str):
+        raise VendorInputError("kind", f"{self.label} mutes streams, not users")
+
+    def forbid_stream_request(self, *, stream_id: str, sequence: int):
+        """Stops one published stream (`mute_by` "stream")."""
+        raise VendorInputError("kind", f"{self.label} mutes users, not streams")
+
+    def resume_stream_request(self, *, stream_id: str, sequence: int):
+        raise VendorInputError("kind", f"{self.label} mutes users, not streams")
+
+    @staticmethod
+    def check_media(media: str) -> str:
+        if media not in MEDIA:
+            raise VendorInputError("media", f"is audio, video or both, not {media!r}")
+        return media
 
     # --- one call ---
 

@@ -14,7 +14,12 @@ from urllib.parse import quote
 
 from ..messages import N_, Text
 from .base import (
+    AUDIO,
+    BOTH,
     KICK_SUMMARY,
+    MUTE_SUMMARY,
+    UNMUTE_SUMMARY,
+    VIDEO,
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
@@ -32,6 +37,8 @@ from .base import (
 )
 
 DISMISS_SUMMARY = N_("dismiss room {room}, removing everyone")
+# SetUserBlocked's IsMute: 1 audio and video, 2 audio only, 3 video only (0 ends it).
+IS_MUTE = {BOTH: 1, AUDIO: 2, VIDEO: 3}
 
 SERVICE = "trtc"
 
@@ -131,6 +138,8 @@ class TencentClient(VendorClient):
             "RemoveUserByStrRoomId": 20,
             "DismissRoom": 20,
             "DismissRoomByStrRoomId": 20,
+            "SetUserBlocked": 20,
+            "SetUserBlockedByStrRoomId": 20,
         },
     )
     REGIONS = REGIONS
@@ -225,6 +234,32 @@ class TencentClient(VendorClient):
                 "RoomId": number if number is not None else room_id,
             },
             summary=Text(DISMISS_SUMMARY, {"room": room_id}),
+        )
+
+    # SetUserBlocked has no duration: our expiry sends IsMute 0 at the end.
+
+    def mute_request(self, *, room_id: str, user_id: str, media: str, seconds: int | None):
+        media = self.check_media(media)
+        return self._blocked(room_id, user_id, IS_MUTE[media], MUTE_SUMMARY[media])
+
+    def unmute_request(self, *, room_id: str, user_id: str, media: str):
+        media = self.check_media(media)
+        return self._blocked(room_id, user_id, 0, UNMUTE_SUMMARY[media])
+
+    def _blocked(self, room_id, user_id, is_mute, summary):
+        room_id = self.check_room_id(room_id)
+        number = integer_room_id(room_id)
+        room = {"RoomId": number} if number is not None else {"StrRoomId": room_id}
+        return VendorRequest(
+            action="SetUserBlocked" if number is not None else "SetUserBlockedByStrRoomId",
+            params={
+                "SdkAppId": self.sdk_app_id,
+                **room,
+                "UserId": self.check_user_id(user_id),
+                "IsMute": is_mute,
+            },
+            user_ids=(user_id,),
+            summary=Text(summary, {"user": user_id, "room": room_id}),
         )
 
     # --- one call ---

@@ -11,7 +11,12 @@ from urllib.parse import quote
 
 from ..messages import N_, Text
 from .base import (
+    AUDIO,
+    BOTH,
     KICK_SUMMARY,
+    MUTE_SUMMARY,
+    UNMUTE_SUMMARY,
+    VIDEO,
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
@@ -129,7 +134,20 @@ VERSIONS = {
     "UpdateBanRoomUserRule": "2023-11-01",
     "KickUser": "2020-12-01",
     "DismissRoom": "2020-12-01",
+    "BanUserStream": "2023-11-01",
+    "UnbanUserStream": "2023-11-01",
 }
+# BanUserStream times a mute itself within [60, 259200] s; 0 holds it until UnbanUserStream.
+MUTE_SECONDS = (60, 259_200)
+
+
+def mute_interval(seconds: int | None) -> int:
+    """The ForbiddenInterval to send: the mute's own length where Volcengine times it, else 0
+    (until unbanned), and our expiry sends UnbanUserStream at the end."""
+    low, high = MUTE_SECONDS
+    return seconds if seconds is not None and low <= seconds <= high else 0
+
+
 # ForbiddenInterval is 0 or within [10, 604800] seconds; the vendor clamps anything else.
 MIN_INTERVAL = 10
 MAX_INTERVAL = 604_800
@@ -163,7 +181,10 @@ class VolcengineClient(VendorClient):
             "UpdateBanRoomUserRule": 20,
             "KickUser": 60,
             "DismissRoom": 60,
+            "BanUserStream": 60,
+            "UnbanUserStream": 60,
         },
+        mute_seconds=MUTE_SECONDS,
     )
     REGIONS = REGIONS
     DEFAULT_REGION = "cn-north-1"
@@ -258,6 +279,42 @@ class VolcengineClient(VendorClient):
             user_ids=(user_id,) if user_id is not None else (),
             summary=self._describe(action, room_id, user_id, interval),
             details={"forbidden_interval": interval, "requested_interval": seconds},
+        )
+
+    def mute_request(self, *, room_id: str, user_id: str, media: str, seconds: int | None):
+        """BanUserStream: the user's audio, video or both, timed by the vendor where it can."""
+        media = self.check_media(media)
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
+            raise VendorInputError("seconds", "must be a whole number of seconds")
+        interval = mute_interval(seconds)
+        return VendorRequest(
+            action="BanUserStream",
+            params={
+                "AppId": self.connection.app_id,
+                "RoomId": self.check_room_id(room_id),
+                "UserId": self.check_user_id(user_id),
+                "Audio": media in (AUDIO, BOTH),
+                "Video": media in (VIDEO, BOTH),
+                "ForbiddenInterval": interval,
+            },
+            user_ids=(user_id,),
+            summary=Text(MUTE_SUMMARY[media], {"user": user_id, "room": room_id}),
+            details={"forbidden_interval": interval, "requested_interval": seconds},
+        )
+
+    def unmute_request(self, *, room_id: str, user_id: str, media: str):
+        media = self.check_media(media)
+        return VendorRequest(
+            action="UnbanUserStream",
+            params={
+                "AppId": self.connection.app_id,
+                "RoomId": self.check_room_id(room_id),
+                "UserId": self.check_user_id(user_id),
+                "Audio": media in (AUDIO, BOTH),
+                "Video": media in (VIDEO, BOTH),
+            },
+            user_ids=(user_id,),
+            summary=Text(UNMUTE_SUMMARY[media], {"user": user_id, "room": room_id}),
         )
 
     @staticmethod

@@ -72,8 +72,15 @@ def test_batch_sizes_and_rate_limits_follow_the_vendors_pages():
         "UpdateBanRoomUserRule": 20,
         "KickUser": 60,
         "DismissRoom": 60,
+        "BanUserStream": 60,
+        "UnbanUserStream": 60,
     }
-    assert capabilities_for("zego").rate_limits == {"KickoutUser": 50, "CloseRoom": 1}
+    assert capabilities_for("zego").rate_limits == {
+        "KickoutUser": 50,
+        "CloseRoom": 1,
+        "ForbidRTCStream": 20,
+        "ResumeRTCStream": 20,
+    }
     assert set(capabilities_for("tencent").rate_limits.values()) == {20}
 
 
