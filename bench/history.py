@@ -83,6 +83,7 @@ COLUMNS = [
     "claimed_by",
     "vendor_sync_due",
     "updated_at",
+    "vendor_text",
 ]
 DURATIONS = [600, 3600, 86_400, 604_800, None]
 BAN_STATUSES = ["expired"] * 14 + ["lifted"] * 2 + ["failed"] + ["active"] * 3
@@ -160,6 +161,7 @@ class HistoryData:
                 "",
                 False,
                 lifted or created,
+                "{}",
             )
 
     def grow_to(self, total: int, write=print) -> None:
@@ -278,7 +280,7 @@ SELECT a.app_id, CASE WHEN b.scope = 'user_everywhere' THEN NULL ELSE a.room END
     CASE WHEN d.lifted IS NOT NULL THEN 'appeal accepted' ELSE '' END,
     CASE WHEN c.applied THEN jsonb_build_array(%(marker)s || '-req-' || n) ELSE '[]' END,
     CASE WHEN c.applied THEN 'success' ELSE 'vendor refused: bad parameter' END,
-    NULL, 1, a.created, NULL, '', false, coalesce(d.lifted, a.created)
+    NULL, 1, a.created, NULL, '', false, coalesce(d.lifted, a.created), '{{}}'::jsonb
 FROM generate_series(%(start)s::bigint, %(stop)s::bigint - 1) AS n
 CROSS JOIN LATERAL (SELECT
     n %% 100 AS pick,
