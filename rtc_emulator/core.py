@@ -352,6 +352,35 @@ class Emulator:
             changes = self._take_changes(vendor, str(app_id))
         self._send_callbacks(changes)
 
+    def publish(self, *, vendor: str, app_id: str | int, room_id: str, user_id: str, stream_id):
+        """A user in a room starts publishing a stream (ZEGO: the stream_create callback)."""
+        if vendor != "zego":
+            raise ValueError("streams are emulated for zego, whose mutes are per stream")
+        with self._lock:
+            self._require_app(vendor, app_id)
+            rooms = self.rooms_of(vendor, app_id)
+            if user_id not in rooms.members(str(room_id)):
+                raise ValueError(f"{user_id} is not in room {room_id}: join before publishing")
+            rooms.publish(str(room_id), str(user_id), str(stream_id))
+            changes = self._take_changes(vendor, str(app_id))
+        self._send_callbacks(changes)
+
+    def unpublish(self, *, vendor: str, app_id: str | int, stream_id: str) -> None:
+        with self._lock:
+            self._require_app(vendor, app_id)
+            self.rooms_of(vendor, app_id).unpublish(str(stream_id))
+            changes = self._take_changes(vendor, str(app_id))
+        self._send_callbacks(changes)
+
+    def muted(self, *, vendor: str, app_id: str | int, room_id: str, user_id: str) -> dict:
+        """What of a user's publishing the vendor has stopped now: {"audio": …, "video": …}."""
+        with self._lock:
+            return self._peek_rooms(vendor, app_id).muted(str(room_id), str(user_id))
+
+    def stream_forbidden(self, *, vendor: str, app_id: str | int, stream_id: str) -> bool:
+        with self._lock:
+            return str(stream_id) in self._peek_rooms(vendor, app_id).forbidden_streams
+
     # ---- room callbacks ------------------------------------------------------------------
 
     def _take_changes(self, vendor: str, app_id: str) -> list:

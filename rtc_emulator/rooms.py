@@ -1,5 +1,6 @@
-"""Room membership, Volcengine bans and ZEGO user ban rules of one app. The Emulator's lock
-guards it. Every change of membership is noted in `changes`, for the room callbacks."""
+"""Room membership, Volcengine bans, ZEGO user ban rules, mutes and ZEGO streams of one app.
+The Emulator's lock guards it. Every change of membership or of a published stream is noted in
+`changes`, for the room callbacks."""
 
 from __future__ import annotations
 
@@ -34,11 +35,25 @@ class Ban:
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # "join" or "leave"
+    kind: str  # "join" or "leave"; "stream_create" or "stream_close" (ZEGO)
     room_id: str
     user_id: str
     reason: str  # "" for a join; "left", "kicked" or "room closed" for a leave
     at: float  # epoch seconds
+    stream_id: str = ""
+
+
+@dataclass(frozen=True)
+class Mute:
+    """A user's audio and/or video stopped (Volcengine BanUserStream, Tencent SetUserBlocked)."""
+
+    audio: bool
+    video: bool
+    ends_at: float | None  # None: until unmuted
+
+
+class SequenceError(ValueError):
+    """A ZEGO stream call whose Sequence is not above the stream's last one."""
 
 
 class AppRooms:
@@ -51,6 +66,12 @@ class AppRooms:
         self.forbid_rules: dict[tuple[str | None, str | None], float] = {}
         self.changes: list[Change] = []
         self.clock = clock
+        self.mutes: dict[tuple[str, str], Mute] = {}
+        # ZEGO: stream id -> (room, user) publishing it; forbidden ids (even before the stream
+        # exists); the last Sequence each stream was called with.
+        self.streams: dict[str, tuple[str, str]] = {}
+        self.forbidden_streams: set[str] = set()
+        self.sequences: dict[str, int] = {}
 
     def take_changes(self) -> list[Change]:
         changes, self.changes = self.changes, []
@@ -76,6 +97,10 @@ class AppRooms:
     def leave(self, room_id: str, user_id: str, reason: str = "left") -> None:
         members = self.rooms.get(room_id, set())
         if user_id in members:
+            # What they published stops with them (ZEGO reports each stream closed).
+            for stream_id, where in list(self.streams.items()):
+                if where == (room_id, user_id):
+                    self.unpublish(stream_id, reason)
             members.discard(user_id)
             self.changes.append(Change("leave", room_id, user_id, reason, self.clock()))
 
@@ -132,6 +157,58 @@ class AppRooms:
             )
             if ends_at > now
         ]
+
+    # ---- mutes -----------------------------------------------------------------------------
+
+    def mute(self, room_id, user_id, *, audio: bool, video: bool, ends_at: float | None):
+        old = self.mutes.get((room_id, user_id))
+        if old is not None and not self._ended(old, self.clock()):
+            audio, video = audio or old.audio, video or old.video
+        self.mutes[(room_id, user_id)] = Mute(audio, video, ends_at)
+
+    def unmute(self, room_id, user_id, *, audio: bool, video: bool) -> None:
+        old = self.mutes.pop((room_id, user_id), None)
+        if old is not None and not self._ended(old, self.clock()):
+            left = Mute(old.audio and not audio, old.video and not video, old.ends_at)
+            if left.audio or left.video:
+                self.mutes[(room_id, user_id)] = left
+
+    def muted(self, room_id: str, user_id: str) -> dict[str, bool]:
+        """What of this user's publishing is stopped now: {"audio": …, "video": …}."""
+        mute = self.mutes.get((room_id, user_id))
+        if mute is not None and not self._ended(mute, self.clock()):
+            return {"audio": mute.audio, "video": mute.video}
+        stopped = any(self.streams.get(s) == (room_id, user_id) for s in self.forbidden_streams)
+        return {"audio": stopped, "video": stopped}
+
+    @staticmethod
+    def _ended(mute: Mute, now: float) -> bool:
+        return mute.ends_at is not None and mute.ends_at <= now
+
+    # ---- ZEGO streams ------------------------------------------------------------------------
+
+    def publish(self, room_id: str, user_id: str, stream_id: str) -> None:
+        if stream_id not in self.streams:
+            self.streams[stream_id] = (room_id, user_id)
+            self.changes.append(
+                Change("stream_create", room_id, user_id, "", self.clock(), stream_id)
+            )
+
+    def unpublish(self, stream_id: str, reason: str = "stopped") -> None:
+        where = self.streams.pop(stream_id, None)
+        if where is not None:
+            self.changes.append(Change("stream_close", *where, reason, self.clock(), stream_id))
+
+    def call_stream(self, stream_id: str, sequence: int, *, forbid: bool) -> None:
+        """ForbidRTCStream / ResumeRTCStream: Sequence must grow strictly per stream."""
+        last = self.sequences.get(stream_id)
+        if last is not None and sequence <= last:
+            raise SequenceError(f"Sequence {sequence} is not above {last} for stream {stream_id}")
+        self.sequences[stream_id] = sequence
+        if forbid:
+            self.forbidden_streams.add(stream_id)
+        else:
+            self.forbidden_streams.discard(stream_id)
 
     def snapshot(self) -> dict[str, list[str]]:
         return {room_id: sorted(users) for room_id, users in sorted(self.rooms.items())}

@@ -22,6 +22,8 @@ SERVICE = "trtc"
 VERSION = "2019-07-22"
 REGIONS = ("ap-beijing", "ap-guangzhou", "ap-singapore")
 RATE_LIMITS = {
+    "SetUserBlocked": 20,
+    "SetUserBlockedByStrRoomId": 20,
     "RemoveUser": 20,
     "RemoveUserByStrRoomId": 20,
     "DismissRoom": 20,
@@ -272,7 +274,41 @@ def _dismiss_room_by_str_room_id(emu, app, params: dict) -> None:
     _existing_room(emu, app, room_id).close(room_id)
 
 
+def _user_id(params: dict) -> str:
+    user_id = params.get("UserId")
+    if not isinstance(user_id, str) or not user_id:
+        raise Failure("MissingParameter.UserId", "UserId is missing.")
+    return user_id
+
+
+def _set_blocked(emu, app, room_id: str, params: dict) -> None:
+    """IsMute 1 stops audio and video, 2 audio, 3 video; 0 lets the user publish again."""
+    user_id = _user_id(params)
+    is_mute = params.get("IsMute")
+    if not _is_integer(is_mute) or is_mute not in (0, 1, 2, 3):
+        raise Failure("InvalidParameter.IsMute", "IsMute must be 0, 1, 2 or 3.")
+    rooms = _existing_room(emu, app, room_id)
+    if is_mute == 0:
+        rooms.unmute(room_id, user_id, audio=True, video=True)
+    else:
+        # Untimed: the user stays muted until IsMute 0.
+        rooms.mute(room_id, user_id, audio=is_mute in (1, 2), video=is_mute in (1, 3), ends_at=None)
+
+
+def _set_user_blocked(emu, app, params: dict) -> None:
+    _set_blocked(emu, app, _numeric_room(params), params)
+
+
+def _set_user_blocked_by_str_room_id(emu, app, params: dict) -> None:
+    room_id = params.get("StrRoomId")
+    if not isinstance(room_id, str) or not STR_ROOM_ID.fullmatch(room_id):
+        raise Failure("InvalidParameter.StrRoomId", "StrRoomId must be a string room id.")
+    _set_blocked(emu, app, room_id, params)
+
+
 ACTIONS = {
+    "SetUserBlocked": _set_user_blocked,
+    "SetUserBlockedByStrRoomId": _set_user_blocked_by_str_room_id,
     "RemoveUser": _remove_user,
     "RemoveUserByStrRoomId": _remove_user_by_str_room_id,
     "DismissRoom": _dismiss_room,

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from moderation.vendors import zego as signer
 
 from .protocol import Draft, Failure, Request, Response, json_response, zego_request_id
+from .rooms import SequenceError
 
 VENDOR = "zego"
 RATE_LIMITS = {
@@ -25,6 +26,8 @@ RATE_LIMITS = {
     "DescribeUsers": 10,
     "SetForbidUserRule": 10,
     "DelForbidUserRule": 10,
+    "ForbidRTCStream": 20,
+    "ResumeRTCStream": 20,
 }
 MAX_SKEW_SECONDS = 10 * 60
 KICK_BATCH = 5
@@ -261,7 +264,32 @@ def _del_forbid_user_rule(emu, app, params: dict) -> dict:
     return {}
 
 
+def _stream_call(emu, app, params: dict, *, forbid: bool) -> dict:
+    """ForbidRTCStream / ResumeRTCStream; the id may name a stream not published yet."""
+    stream_id = params.get("StreamId", "")
+    sequence = params.get("Sequence", "")
+    if not stream_id:
+        raise Failure(BAD_PARAMETER, "StreamId is required.")
+    if not sequence.isdigit():
+        raise Failure(BAD_PARAMETER, "Sequence must be a whole number.")
+    try:
+        emu.rooms_of(VENDOR, app.app_id).call_stream(stream_id, int(sequence), forbid=forbid)
+    except SequenceError as exc:
+        raise Failure(BAD_PARAMETER, f"{exc}: Sequence must increase for each call.") from None
+    return {}
+
+
+def _forbid_rtc_stream(emu, app, params: dict) -> dict:
+    return _stream_call(emu, app, params, forbid=True)
+
+
+def _resume_rtc_stream(emu, app, params: dict) -> dict:
+    return _stream_call(emu, app, params, forbid=False)
+
+
 ACTIONS = {
+    "ForbidRTCStream": _forbid_rtc_stream,
+    "ResumeRTCStream": _resume_rtc_stream,
     "KickoutUser": _kickout_user,
     "CloseRoom": _close_room,
     "DescribeUsers": _describe_users,
@@ -290,6 +318,8 @@ def _answer(code: str, message: str, data: dict, throttled: bool = False) -> Res
 
 
 def callback(app, change) -> tuple[dict[str, str], bytes]:
+    if change.kind in ("stream_create", "stream_close"):
+        return _stream_callback(app, change)
     timestamp = str(int(time.time()))
     nonce = str(secrets.randbelow(10**6))
     at_ms = str(int(change.at * 1000))
@@ -315,4 +345,32 @@ def callback(app, change) -> tuple[dict[str, str], bytes]:
     else:
         data["logout_time"] = at_ms
         data["reason"] = "0" if change.reason == "left" else "3"
+    return {"Content-Type": "application/json"}, json.dumps(data).encode("utf-8")
+
+
+# Stream callbacks: which user publishes which stream. `stream_alias` is the client's StreamID,
+# the id ForbidRTCStream takes; close `type` 0 normal, 3 kicked (as ZEGO numbers them).
+
+
+def _stream_callback(app, change) -> tuple[dict[str, str], bytes]:
+    timestamp = str(int(time.time()))
+    nonce = str(secrets.randbelow(10**6))
+    data = {
+        "appid": app.app_id,
+        "event": change.kind,
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "signature": signer.callback_signature(
+            secret=app.callback_secret, timestamp=timestamp, nonce=nonce
+        ),
+        "room_id": quote(change.room_id, safe=""),
+        "channel_id": quote(change.room_id, safe=""),
+        "user_id": quote(change.user_id, safe=""),
+        "publish_id": quote(change.user_id, safe=""),
+        "stream_alias": quote(change.stream_id, safe=""),
+        "stream_sid": "s-" + str(zlib.crc32(change.stream_id.encode("utf-8"))),
+        "create_time": str(int(change.at * 1000)),
+    }
+    if change.kind == "stream_close":
+        data["type"] = "3" if change.reason == "kicked" else "0"
     return {"Content-Type": "application/json"}, json.dumps(data).encode("utf-8")

@@ -20,6 +20,8 @@ VOLCENGINE_VERSIONS = {
     "UpdateBanRoomUserRule": "2023-11-01",
     "KickUser": "2020-12-01",
     "DismissRoom": "2020-12-01",
+    "BanUserStream": "2023-11-01",
+    "UnbanUserStream": "2023-11-01",
 }
 
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from moderation.vendors import RoomEvent, read_callback
+from moderation.vendors import zego as zego_signer
 from rtc_emulator import Emulator
 
 from .signed import TENCENT, VOLCENGINE, ZEGO, Vendors, zego_code
@@ -318,3 +319,32 @@ def test_user_ban_rules_need_zego_to_enable_them():
         assert zego_code(response) == 9
     finally:
         emulator.stop()
+
+
+def test_zego_reports_a_published_stream_and_its_close_when_the_user_is_kicked(emulator, receiver):
+    app_id = ZEGO["app_id"]
+    emulator.join(vendor="zego", app_id=app_id, room_id="live-1", user_id="erin")
+    emulator.publish(
+        vendor="zego", app_id=app_id, room_id="live-1", user_id="erin", stream_id="s-e"
+    )
+    Vendors(emulator.base_url).zego("KickoutUser", [("RoomId", "live-1"), ("UserId[]", "erin")])
+
+    wait_for(lambda: len(receiver.received) == 4)
+    bodies = [json.loads(body) for _headers, body in receiver.received]
+
+    assert [b["event"] for b in bodies] == [
+        "room_login",
+        "stream_create",
+        "stream_close",
+        "room_logout",
+    ]
+    created, closed = bodies[1], bodies[2]
+    assert (created["room_id"], created["user_id"], created["stream_alias"]) == (
+        "live-1",
+        "erin",
+        "s-e",
+    )
+    assert created["signature"] == zego_signer.callback_signature(
+        secret=SECRETS["zego"], timestamp=created["timestamp"], nonce=created["nonce"]
+    )
+    assert closed["type"] == "3"  # kicked
