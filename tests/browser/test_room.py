@@ -77,8 +77,9 @@ def test_a_moderator_sees_members_arrive_and_bans_one_from_the_list(
     assert ban.status == Ban.Status.ACTIVE
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_a_moderator_banning_someone_already_banned_is_offered_extend(
-    log_in, live_server, moderator, callback_app, emulator, worker
+    language, log_in, live_server, moderator, callback_app, emulator, worker
 ):
     app, room = room_with_members(callback_app, emulator, live_server)
     emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id="live-1001", user_id="troll")
@@ -162,3 +163,39 @@ def test_a_moderator_bans_from_the_keyboard(log_in, live_server, moderator, call
     page.wait_for_url(re.compile(r"/admin/moderation/ban/batch/[0-9a-f-]{36}/$"))
     (ban,) = Ban.objects.filter(user_id="troll")
     assert ban.reason == "flooding the chat"
+
+
+def test_a_moderator_picks_several_members_and_bans_them_together(
+    log_in, live_server, moderator, callback_app, emulator
+):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    for user in MEMBERS:
+        emulator.join(vendor="zego", app_id=app.vendor_app_id, room_id="live-1001", user_id=user)
+    page = log_in(moderator)
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    expect(page.locator("tr.member")).to_have_count(3, timeout=15_000)
+
+    page.check('tr.member[data-user="viewer1"] .member-pick')
+    page.check('tr.member[data-user="troll"] .member-pick')
+    expect(page.locator(".member-selected")).to_have_text("2")
+    page.click("button.mod-ban-selected")
+
+    expect(page.locator("#id_room")).to_have_value("live-1001")
+    assert sorted(page.input_value("#id_user_ids").split("\n")) == ["troll", "viewer1"]
+
+
+def test_the_room_field_suggests_the_apps_rooms_as_the_moderator_types(
+    log_in, live_server, moderator, callback_app, emulator
+):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    Room.objects.create(app=app, room_id="lobby", label="Evening lobby")
+    Room.objects.create(app=app, room_id="backstage")
+    page = log_in(moderator)
+    page.goto(f"{live_server.url}/admin/moderation/ban/moderate/")
+    page.select_option("#id_app", str(app.pk))
+
+    page.fill("#id_room", "even")
+
+    options = page.locator("#room-suggestions option")
+    expect(options).to_have_count(2)
+    assert sorted(options.evaluate_all("os => os.map(o => o.value)")) == ["live-1001", "lobby"]
