@@ -1,6 +1,8 @@
 """RQ worker processes for tests: the real `manage.py rqworker`, on the test database."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,16 +40,19 @@ def _start(command: list[str], env: dict) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # a process group of its own, and of RQ's scheduler fork
     )
 
 
 def stop_worker(process: subprocess.Popen) -> str:
     process.terminate()
-    try:
-        output, _ = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    # RQ's scheduler, forked from the worker (perhaps just as it was told to stop), would keep
+    # the output pipe open for good: nothing of the worker's process group outlives it.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    output, _ = process.communicate(timeout=15)
     return output
 
 
