@@ -120,30 +120,24 @@ class VendorAppAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra)
 
     def get_urls(self):
-        view = self.admin_site.admin_view
+        bind = partial(_admin_view, self)
         return [
             path(
                 "<int:app_id>/test/",
-                view(self._view(admin_views.test_connection)),
+                bind(admin_views.test_connection),
                 name="moderation_vendorapp_test",
             ),
             path(
                 "<int:app_id>/tokens/new/",
-                view(self._view(admin_views.token_create)),
+                bind(admin_views.token_create),
                 name="moderation_vendorapp_token_create",
             ),
             path(
                 "<int:app_id>/tokens/<int:token_id>/revoke/",
-                view(self._view(admin_views.token_revoke)),
+                bind(admin_views.token_revoke),
                 name="moderation_vendorapp_token_revoke",
             ),
         ] + super().get_urls()
-
-    def _view(self, function):
-        def wrapped(request, *args, **kwargs):
-            return function(self, request, *args, **kwargs)
-
-        return wrapped
 
 
 # --- Rooms ----------------------------------------------------------------------------------------

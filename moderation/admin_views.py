@@ -32,7 +32,8 @@ from .templatetags.moderation import remaining, vendor_said
 from .vendors import VendorInputError
 
 
-def _require(request, *perms):
+def require(request, *perms):
+    """403 unless the user holds every one of these moderation permissions."""
     if not request.user.has_perms([f"moderation.{p}" for p in perms]):
         raise PermissionDenied
 
@@ -52,7 +53,7 @@ MAX_PICKED = 5000
 
 def moderate(model_admin, request):
     """One form for kick and ban; a confirmation page; then the new bans' page."""
-    _require(request, "add_ban")
+    require(request, "add_ban")
     if request.method == "POST":
         form = ModerateForm(request.POST)
         if "edit" not in request.POST and form.is_valid():
@@ -234,7 +235,7 @@ def _warnings(action, users, room_id, *, kick_only):
 
 
 def batch(model_admin, request, batch_id):
-    _require(request, "view_ban")
+    require(request, "view_ban")
     bans = _batch_bans(batch_id)
     for ban in bans:
         ban.retrying = _retrying(ban)
@@ -255,7 +256,7 @@ def batch(model_admin, request, batch_id):
 
 
 def batch_status(model_admin, request, batch_id):
-    _require(request, "view_ban")
+    require(request, "view_ban")
     bans = _batch_bans(batch_id)
     return JsonResponse(
         {"bans": [{**_status_fields(b), "id": b.pk} for b in bans], "counts": _counts(bans)}
@@ -319,7 +320,7 @@ def _status_fields(ban):
 
 
 def retry(model_admin, request, ban_id):
-    _require(request, "add_ban")
+    require(request, "add_ban")
     if request.method != "POST":
         raise PermissionDenied
     ban = get_object_or_404(Ban, pk=ban_id)
@@ -350,7 +351,7 @@ def change_duration(model_admin, request, ban_id):
 
 def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
     """Lifts or changes the open bans among `bans`; then to `back`, or where they are listed."""
-    _require(request, "lift_ban")
+    require(request, "lift_ban")
     form_class = LiftForm if what == "lift" else ChangeForm
     form = form_class(
         request.POST if request.method == "POST" and "apply" in request.POST else None
@@ -416,7 +417,7 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
 
 def timeline(model_admin, request):
     """Everything that happened to one user id, across rooms and apps."""
-    _require(request, "view_ban")
+    require(request, "view_ban")
     user_id = (request.GET.get("user") or "").replace("\x00", "").strip()[:200]
     entries = []
     if user_id:
@@ -495,7 +496,7 @@ EXPORT_COLUMNS = [
 
 def export_csv(model_admin, request):
     """Exactly the rows the history page shows with the same filters, streamed."""
-    _require(request, "view_ban")
+    require(request, "view_ban")
     try:
         changelist = model_admin.get_changelist_instance(request)
     except IncorrectLookupParameters:
@@ -582,7 +583,7 @@ def _safe_cell(text):
 
 
 def test_connection(model_admin, request, app_id):
-    _require(request, "change_vendorapp")
+    require(request, "change_vendorapp")
     if request.method != "POST":
         raise PermissionDenied
     app = get_object_or_404(VendorApp, pk=app_id)
@@ -610,7 +611,7 @@ def test_connection(model_admin, request, app_id):
 
 def token_create(model_admin, request, app_id):
     """A ban-check token for the app's token server, shown this once."""
-    _require(request, "change_vendorapp")
+    require(request, "change_vendorapp")
     if request.method != "POST":
         raise PermissionDenied
     app = get_object_or_404(VendorApp, pk=app_id)
@@ -637,7 +638,7 @@ def token_create(model_admin, request, app_id):
 
 
 def token_revoke(model_admin, request, app_id, token_id):
-    _require(request, "change_vendorapp")
+    require(request, "change_vendorapp")
     if request.method != "POST":
         raise PermissionDenied
     token = get_object_or_404(ApiToken, pk=token_id, app_id=app_id)

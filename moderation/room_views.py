@@ -1,6 +1,5 @@
 """The room as a moderator sees it: who is in it now, live, with the actions on each of them."""
 
-from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -8,15 +7,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from . import selectors
+from .admin_views import require
 from .models import Room
 from .templatetags.moderation import remaining
 
 SEARCH_MAX = 200
-
-
-def _require(request, *perms):
-    if not request.user.has_perms([f"moderation.{p}" for p in perms]):
-        raise PermissionDenied
 
 
 def _search(request) -> str:
@@ -42,7 +37,7 @@ def members_context(request, room: Room) -> dict:
 
 def members(model_admin, request, room_id):
     """The room's members as JSON, for room.js to refresh the page without a reload."""
-    _require(request, "view_room")
+    require(request, "view_room")
     room = get_object_or_404(Room, pk=room_id)
     found = selectors.room_members(room, search=_search(request), page=_page(request))
     return JsonResponse(
@@ -80,7 +75,7 @@ def _when(moment) -> str:
 
 def search(model_admin, request):
     """The room picker's suggestions: an app's rooms by id or label."""
-    _require(request, "view_room")
+    require(request, "view_room")
     app = request.GET.get("app") or ""
     if not app.isdigit():
         return JsonResponse({"rooms": []})
