@@ -9,11 +9,12 @@ Layout. One hash per app, so that an eviction or a flush loses all of an app's e
                                          ru:<room>␟<user>    a ban of one user in one room
                                          r:<room>            a whole-room ban
                                          u:<user>            a ban in every room
+                                         m:<room>␟<user>     a mute of one user in one room
     moderation:bancheck:<app key>:seq    a counter
 
 and one hash of tokens, `moderation:tokens` (field: the token's SHA-256) with its own counter.
-Values are "seq|payload"; a ban's payload is "ban id|end" (Unix seconds, empty when permanent),
-a target without a ban keeps "seq||" (a tombstone).
+Values are "seq|payload"; a ban's (or mute's) payload is "ban id|end" (Unix seconds, empty when
+permanent), a target without one keeps "seq||" (a tombstone).
 
 Why it cannot answer "not banned" wrongly:
 - A hash without `_ready` is a miss: the answer comes from the database and the hash is built
@@ -38,7 +39,7 @@ import hashlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 
@@ -63,6 +64,8 @@ VERIFY_EVERY_SECONDS = 60
 
 Status = Ban.Status
 Scope = Ban.Scope
+# A mute's field stands beside the three ban scopes: muted users may join, but not publish.
+MUTE = "mute"
 
 
 def _redis():
@@ -75,6 +78,9 @@ def app_key(app: VendorApp) -> str:
 
 
 def ban_field(scope: str, room_id: str, user_id: str) -> str:
+    """The hash field of a ban's scope and target, or of a mute (scope MUTE)."""
+    if scope == MUTE:
+        return f"m:{room_id}{SEPARATOR}{user_id}"
     if scope == Scope.USER_IN_ROOM:
         return f"ru:{room_id}{SEPARATOR}{user_id}"
     if scope == Scope.WHOLE_ROOM:
@@ -108,7 +114,7 @@ return 1
 
 # KEYS: tokens hash, the token's rate key. ARGV: token hash, room, user, default rate.
 # Returns {status, ...}: 'tokens-miss' | 'unknown' | 'limited', retry | 'ok', app pk, token pk,
-# the app's _ready, and the three ban fields (nil where absent).
+# the app's _ready, the three ban fields and the mute field (nil where absent).
 _CHECK = """
 local t = redis.call('HMGET', KEYS[1], '_ready', ARGV[1])
 if not t[1] then return {'tokens-miss'} end
@@ -130,13 +136,15 @@ local ttl = math.ceil((new_tat - now) * 1000) + 1000
 redis.call('SET', KEYS[2], string.format('%.6f', new_tat), 'PX', ttl)
 local sep = string.char(31)
 local b = redis.call('HMGET', 'moderation:bancheck:' .. key, '_ready',
-  'ru:' .. ARGV[2] .. sep .. ARGV[3], 'r:' .. ARGV[2], 'u:' .. ARGV[3])
-return {'ok', app_pk, token_pk, b[1] or false, b[2] or false, b[3] or false, b[4] or false}
+  'ru:' .. ARGV[2] .. sep .. ARGV[3], 'r:' .. ARGV[2], 'u:' .. ARGV[3],
+  'm:' .. ARGV[2] .. sep .. ARGV[3])
+return {'ok', app_pk, token_pk, b[1] or false, b[2] or false, b[3] or false, b[4] or false,
+  b[5] or false}
 """
 
 _LOOKUP = """
-local b = redis.call('HMGET', KEYS[1], '_ready', ARGV[1], ARGV[2], ARGV[3])
-return {b[1] or false, b[2] or false, b[3] or false, b[4] or false}
+local b = redis.call('HMGET', KEYS[1], '_ready', ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return {b[1] or false, b[2] or false, b[3] or false, b[4] or false, b[5] or false}
 """
 
 _scripts = {}
@@ -153,17 +161,26 @@ def _script(source: str):
 # --- What a ban entry says --------------------------------------------------------------------
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 @dataclass(frozen=True)
 class Answer:
     banned: bool
     until: datetime | None = None
     ban_id: int | None = None
+    # Muted: may join, but a token server hands out a subscribe-only token.
+    muted: bool = False
+    mute_until: datetime | None = None
 
     def as_dict(self) -> dict:
         return {
             "banned": self.banned,
-            "until": self.until.isoformat().replace("+00:00", "Z") if self.until else None,
+            "until": _iso(self.until),
             "ban_id": self.ban_id,
+            "muted": self.muted,
+            "mute_until": _iso(self.mute_until),
         }
 
 
@@ -175,7 +192,18 @@ def _ban_payload(ban_id: int, expires_at: datetime | None) -> str:
 
 
 def _answer_from(values, now: float) -> Answer:
-    """The strongest ban among cached entries: permanent first, then the latest end."""
+    """The three ban entries' strongest ban, and the mute entry (the last of `values`)."""
+    *ban_values, mute_value = values
+    ban = _strongest(ban_values, now)
+    mute = _strongest([mute_value], now)
+    answer = NOT_BANNED if ban is None else Answer(True, ban[1], ban[0])
+    if mute is not None:
+        answer = replace(answer, muted=True, mute_until=mute[1])
+    return answer
+
+
+def _strongest(values, now: float) -> tuple[int, datetime | None] | None:
+    """(id, end) of the strongest cached entry: permanent first, then the latest end."""
     best = None
     for value in values:
         if not value:
@@ -191,9 +219,8 @@ def _answer_from(values, now: float) -> Answer:
         if best is None or rank > best[0]:
             best = (rank, int(ban_id), end)
     if best is None:
-        return NOT_BANNED
-    until = None if best[2] is None else datetime.fromtimestamp(best[2], UTC)
-    return Answer(True, until, best[1])
+        return None
+    return best[1], None if best[2] is None else datetime.fromtimestamp(best[2], UTC)
 
 
 def _best(bans) -> tuple[int, datetime | None] | None:
@@ -207,7 +234,7 @@ def _best(bans) -> tuple[int, datetime | None] | None:
 
 
 def _holding(app_pk: int):
-    """Active bans that have not ended, and bans still waiting for the vendor.
+    """Active bans and mutes that have not ended, and those still waiting for the vendor.
 
     A pending ban keeps its user out already: the moderator's decision is made, and on the
     kick-only vendors this check is what enforces it while the vendor is slow or down. Its
@@ -217,14 +244,20 @@ def _holding(app_pk: int):
     return Ban.objects.filter(app_id=app_pk).filter(
         Q(status=Status.ACTIVE, expires_at__isnull=True)
         | Q(status=Status.ACTIVE, expires_at__gt=now)
-        | Q(status=Status.PENDING, kind=Ban.Kind.BAN)
+        | Q(status=Status.PENDING, kind__in=[Ban.Kind.BAN, Ban.Kind.MUTE])
     )
 
 
 def answer_from_db(app_pk: int, room_id: str, user_id: str) -> Answer:
-    bans = _holding(app_pk).covering(room_id, user_id)
+    holding = _holding(app_pk)
+    bans = holding.filter(kind=Ban.Kind.BAN).covering(room_id, user_id)
     best = _best(bans.values_list("pk", "expires_at"))
-    return NOT_BANNED if best is None else Answer(True, best[1], best[0])
+    answer = NOT_BANNED if best is None else Answer(True, best[1], best[0])
+    mutes = holding.filter(kind=Ban.Kind.MUTE, room__room_id=room_id, user_id=user_id)
+    mute = _best(mutes.values_list("pk", "expires_at"))
+    if mute is not None:
+        answer = replace(answer, muted=True, mute_until=mute[1])
+    return answer
 
 
 # --- Refresh, build, verify: the ban entries of one app --------------------------------------
@@ -236,10 +269,11 @@ def _ban_fields(app_pk: int, targets=None) -> dict[str, str]:
     if targets is not None:
         bans = bans.filter(_covering_targets(targets))
     found: dict[str, list] = {}
-    for pk, scope, room_id, user_id, expires_at in bans.values_list(
-        "pk", "scope", "room__room_id", "user_id", "expires_at"
+    for pk, kind, scope, room_id, user_id, expires_at in bans.values_list(
+        "pk", "kind", "scope", "room__room_id", "user_id", "expires_at"
     ):
-        found.setdefault(ban_field(scope, room_id or "", user_id), []).append((pk, expires_at))
+        target = MUTE if kind == Ban.Kind.MUTE else scope
+        found.setdefault(ban_field(target, room_id or "", user_id), []).append((pk, expires_at))
     fields = {field: _ban_payload(*_best(bans)) for field, bans in found.items()}
     for scope, room_id, user_id in targets or ():
         fields.setdefault(ban_field(scope, room_id, user_id), "|")  # tombstone
@@ -253,13 +287,16 @@ def _covering_targets(targets) -> Q:
     for scope, room_id, user_id in targets:
         users_by_place.setdefault((scope, room_id), []).append(user_id)
     condition = Q(pk__in=[])
+    ban = Q(kind=Ban.Kind.BAN)
     for (scope, room_id), user_ids in users_by_place.items():
-        if scope == Scope.USER_IN_ROOM:
-            condition |= Q(scope=scope, room__room_id=room_id, user_id__in=user_ids)
+        if scope == MUTE:
+            condition |= Q(kind=Ban.Kind.MUTE, room__room_id=room_id, user_id__in=user_ids)
+        elif scope == Scope.USER_IN_ROOM:
+            condition |= ban & Q(scope=scope, room__room_id=room_id, user_id__in=user_ids)
         elif scope == Scope.WHOLE_ROOM:
-            condition |= Q(scope=scope, room__room_id=room_id)
+            condition |= ban & Q(scope=scope, room__room_id=room_id)
         else:
-            condition |= Q(scope=scope, user_id__in=user_ids)
+            condition |= ban & Q(scope=scope, user_id__in=user_ids)
     return condition
 
 
@@ -270,17 +307,18 @@ def refresh_ban_ids(ban_ids) -> None:
     """
     try:
         rows = list(
-            Ban.objects.filter(pk__in=list(ban_ids), kind=Ban.Kind.BAN).values_list(
-                "app_id", "scope", "room__room_id", "user_id"
-            )
+            Ban.objects.filter(
+                pk__in=list(ban_ids), kind__in=[Ban.Kind.BAN, Ban.Kind.MUTE]
+            ).values_list("app_id", "kind", "scope", "room__room_id", "user_id")
         )
         apps = VendorApp.objects.in_bulk({app_pk for app_pk, *_ in rows})
     except DatabaseError:
         log.exception("Ban-check cache: cannot read the changed bans; reconcile compares it.")
         return
     targets_by_app: dict[int, set] = {}
-    for app_pk, scope, room_id, user_id in rows:
-        targets_by_app.setdefault(app_pk, set()).add((scope, room_id or "", user_id))
+    for app_pk, kind, scope, room_id, user_id in rows:
+        target = MUTE if kind == Ban.Kind.MUTE else scope
+        targets_by_app.setdefault(app_pk, set()).add((target, room_id or "", user_id))
     for app_pk, targets in targets_by_app.items():
         app = apps[app_pk]
         _refresh(PREFIX + app_key(app), partial(_ban_fields, app_pk, sorted(targets)), app)
@@ -543,11 +581,13 @@ def _build_quietly(key: str, build) -> None:
 
 
 def covering_ban(app: VendorApp, room_id: str, user_id: str) -> Answer:
-    """The same answer for our own use (room callbacks), without a token or a rate limit."""
+    """The same answer for our own use (room and stream callbacks), without a token or a rate
+    limit."""
     field_args = [
         ban_field(Scope.USER_IN_ROOM, room_id, user_id),
         ban_field(Scope.WHOLE_ROOM, room_id, ""),
         ban_field(Scope.USER_EVERYWHERE, "", user_id),
+        ban_field(MUTE, room_id, user_id),
     ]
     key = PREFIX + app_key(app)
     try:

@@ -64,6 +64,11 @@ def load_demo(emulator_base_url: str, console_base_url: str = "") -> list[Vendor
                 "callback_secret": app.callback_secret,
             }
         )
+        if vendor == Vendor.ZEGO:
+            # ZEGO mutes a stream, not a user: a few members publish, so mutes can be tried.
+            emulator_apps[-1]["publishing"] = {
+                room_id: DEMO_MEMBERS[:4] for room_id, _ in DEMO_ROOMS[vendor]
+            }
     path = emulator_apps_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)

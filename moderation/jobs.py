@@ -25,3 +25,7 @@ def rekick_user(
         attempt=attempt,
         require_presence=require_presence,
     )
+
+
+def stop_stream(app_id: int, stream_id: str, attempt: int = 1):
+    return services.stop_new_stream(app_id=app_id, stream_id=stream_id, attempt=attempt)

@@ -255,6 +255,14 @@ class Ban(models.Model):
     class Kind(models.TextChoices):
         KICK = "kick", _("kick")
         BAN = "ban", _("ban")
+        MUTE = "mute", _("mute")
+
+    class Media(models.TextChoices):
+        """What a mute stops; the user stays in the room and hears the others."""
+
+        AUDIO = "audio", _("audio")
+        VIDEO = "video", _("video")
+        BOTH = "both", _("audio and video")
 
     class Scope(models.TextChoices):
         USER_IN_ROOM = "user_in_room", _("one user in one room")
@@ -288,6 +296,11 @@ class Ban(models.Model):
         help_text=_("Empty for a whole-room ban."),
     )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    # A mute's what; empty for kicks and bans. The database default keeps a rolling deploy's
+    # older code inserting kicks and bans.
+    media = models.CharField(
+        _("muted"), max_length=8, choices=Media.choices, blank=True, default="", db_default=""
+    )
     scope = models.CharField(_("scope"), max_length=16, choices=Scope.choices)
     requested_seconds = models.PositiveIntegerField(
         _("requested duration (s)"), null=True, blank=True, help_text=_("Empty: permanent.")
@@ -376,8 +389,23 @@ class Ban(models.Model):
                 name="ban_status_matches_kind",
                 condition=(
                     Q(kind="kick", status__in=["pending", "done", "failed"])
-                    | Q(kind="ban", status__in=["pending", "active", "expired", "lifted", "failed"])
+                    | Q(
+                        kind__in=["ban", "mute"],
+                        status__in=["pending", "active", "expired", "lifted", "failed"],
+                    )
                 ),
+            ),
+            # The vendors mute one user in one room; no call mutes a room or every room.
+            models.CheckConstraint(
+                name="mute_is_one_user_in_one_room",
+                condition=Q(kind="mute", scope="user_in_room", media__in=["audio", "video", "both"])
+                | ~Q(kind="mute") & Q(media=""),
+            ),
+            # One mute in force per user and room: ending one never unmutes what another holds.
+            models.UniqueConstraint(
+                fields=["room", "user_id"],
+                condition=Q(kind="mute", status__in=["pending", "active"]),
+                name="one_open_mute_per_user_in_room",
             ),
             models.CheckConstraint(
                 name="kick_has_no_duration",
@@ -392,7 +420,11 @@ class Ban(models.Model):
 
     @property
     def is_permanent(self):
-        return self.kind == self.Kind.BAN and self.requested_seconds is None
+        return self.kind != self.Kind.KICK and self.requested_seconds is None
+
+    @property
+    def is_mute(self):
+        return self.kind == self.Kind.MUTE
 
     def covers(self, room_id: str, user_id: str) -> bool:
         """Whether this ban keeps `user_id` out of `room_id`: BanQuerySet.covering's twin."""
@@ -561,6 +593,47 @@ class Presence(models.Model):
         return f"{self.user_id} {where} {self.room_id}"
 
 
+class PublishedStream(models.Model):
+    """A stream a user publishes in a room, as ZEGO's stream callbacks report it.
+
+    ZEGO mutes streams, not users: a mute stops each stream its user publishes in the room,
+    and ZEGO keeps a stream id stopped even after the stream closes, until it is resumed.
+    """
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.CASCADE, related_name="streams", verbose_name=_("app")
+    )
+    room_id = models.CharField(_("room ID"), max_length=ID_MAX_LENGTH)
+    user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH)
+    stream_id = models.CharField(_("stream ID"), max_length=256)
+    publishing = models.BooleanField(_("publishing"), default=True)
+    started_at = models.DateTimeField(_("started"))
+    stopped_at = models.DateTimeField(_("stopped"), null=True, blank=True)
+    event_at = models.DateTimeField(_("last event"))
+    # The mute that stopped this stream at the vendor, until it is resumed.
+    forbidden_by = models.ForeignKey(
+        Ban,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="forbidden_streams",
+        verbose_name=_("stopped by"),
+    )
+    updated_at = models.DateTimeField(_("recorded"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("published stream")
+        verbose_name_plural = _("published streams")
+        ordering = ["app", "room_id", "user_id", "stream_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "stream_id"], name="stream_id_unique_per_app"),
+        ]
+        indexes = [models.Index(fields=["app", "room_id", "user_id"], name="stream_user_idx")]
+
+    def __str__(self):
+        return f"{self.stream_id} ({self.user_id} @ {self.room_id})"
+
+
 class CallbackDelivery(AppendOnlyModel):
     """One room callback as it was accepted; the key makes a retried delivery act once."""
 
@@ -568,7 +641,7 @@ class CallbackDelivery(AppendOnlyModel):
         VendorApp, on_delete=models.CASCADE, related_name="callbacks", verbose_name=_("app")
     )
     key = models.CharField(_("delivery key"), max_length=64)
-    event = models.CharField(_("event"), max_length=8)
+    event = models.CharField(_("event"), max_length=16)
     vendor_event = models.CharField(_("vendor event"), max_length=64)
     room_id = models.CharField(_("room ID"), max_length=ID_MAX_LENGTH)
     user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH, blank=True)

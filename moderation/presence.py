@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import CallbackDelivery, Presence, Room, VendorApp
+from .models import CallbackDelivery, Presence, PublishedStream, Room, VendorApp
 from .vendors import RoomEvent
 
 ROOM_SEEN_EVERY = timedelta(seconds=60)
@@ -46,6 +46,8 @@ def record(*, app: VendorApp, event: RoomEvent) -> bool:
             _apply(app, event.room_id, event.user_id, happened, entering=True)
         elif event.kind == RoomEvent.LEAVE:
             _apply(app, event.room_id, event.user_id, happened, entering=False, why=event.reason)
+        elif event.kind in (RoomEvent.PUBLISH, RoomEvent.UNPUBLISH):
+            _apply_stream(app, event, happened)
         elif event.kind == RoomEvent.CLOSE:
             Presence.objects.filter(
                 app=app, room_id=event.room_id, in_room=True, event_at__lte=happened
@@ -94,6 +96,42 @@ def _apply(app, room_id, user_id, happened, *, entering: bool, why: str = "") ->
     row.save()
 
 
+def _apply_stream(app, event: RoomEvent, happened) -> None:
+    """Which stream the user publishes in the room; a late, older delivery changes nothing."""
+    publishing = event.kind == RoomEvent.PUBLISH
+    row = PublishedStream.objects.select_for_update().filter(app=app, stream_id=event.stream_id)
+    row = row.first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                PublishedStream.objects.create(
+                    app=app,
+                    room_id=event.room_id,
+                    user_id=event.user_id,
+                    stream_id=event.stream_id,
+                    publishing=publishing,
+                    started_at=happened,
+                    stopped_at=None if publishing else happened,
+                    event_at=happened,
+                )
+            return
+        except IntegrityError:
+            row = PublishedStream.objects.select_for_update().get(
+                app=app, stream_id=event.stream_id
+            )
+    # A close at the same millisecond as its create is the later of the two.
+    if happened < row.event_at or (happened == row.event_at and publishing):
+        return
+    row.publishing = publishing
+    row.room_id, row.user_id = event.room_id, event.user_id
+    if publishing:
+        row.started_at, row.stopped_at = happened, None
+    else:
+        row.stopped_at = happened
+    row.event_at = happened
+    row.save()
+
+
 def mark_removed(*, app: VendorApp, room_id: str, user_id: str, before: datetime, why: str):
     """We removed the user (a kick): unless they entered again after `before`, they are out."""
     now = timezone.now()
@@ -133,6 +171,10 @@ def prune() -> int:
     for queryset in (
         CallbackDelivery.objects.filter(received_at__lt=now - DELIVERY_KEPT),
         Presence.objects.filter(in_room=False, updated_at__lt=now - LEFT_KEPT),
+        # A stopped stream's id stays known while a mute holds it at the vendor.
+        PublishedStream.objects.filter(
+            publishing=False, forbidden_by__isnull=True, updated_at__lt=now - LEFT_KEPT
+        ),
     ):
         pks = list(queryset.values_list("pk", flat=True)[:10_000])
         if pks:

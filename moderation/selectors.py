@@ -15,6 +15,7 @@ def ban_as_dict(ban: Ban) -> dict:
         "id": ban.pk,
         "batch": str(ban.batch),
         "kind": ban.kind,
+        "media": ban.media or None,
         "scope": ban.scope,
         "app": ban.app.name,
         "vendor": ban.app.vendor,
@@ -51,11 +52,19 @@ def in_force(now=None) -> Q:
     return Q(kind=Ban.Kind.BAN) & (active | Q(status=Ban.Status.PENDING))
 
 
+def muting(now=None) -> Q:
+    """Mutes that hold now, by the same rule as `in_force`."""
+    now = now or timezone.now()
+    active = Q(status=Ban.Status.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return Q(kind=Ban.Kind.MUTE) & (active | Q(status=Ban.Status.PENDING))
+
+
 @dataclass(frozen=True)
 class Member:
     user_id: str
     entered_at: datetime
     ban: Ban | None  # the newest ban in force that covers them here
+    mute: Ban | None = None  # the mute in force on them here
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class RoomMembers:
 
 
 def room_members(room: Room, *, search: str = "", page: int = 1) -> RoomMembers:
-    """Who is in the room now, newest first, a page at a time; three queries at any size."""
+    """Who is in the room now, newest first, a page at a time; four queries at any size."""
     present = Presence.objects.filter(app_id=room.app_id, room_id=room.room_id, in_room=True)
     if search:
         present = present.filter(user_id__icontains=search)
@@ -90,8 +99,18 @@ def room_members(room: Room, *, search: str = "", page: int = 1) -> RoomMembers:
         .order_by("-created_at", "-pk")
     )
     bans = list(holding) if users else []
+    mutes = (
+        {m.user_id: m for m in Ban.objects.filter(room=room, user_id__in=users).filter(muting())}
+        if users and room.pk
+        else {}
+    )
     members = [
-        Member(user, entered, next((b for b in bans if b.covers(room.room_id, user)), None))
+        Member(
+            user,
+            entered,
+            next((b for b in bans if b.covers(room.room_id, user)), None),
+            mutes.get(user),
+        )
         for user, entered in rows
     ]
     return RoomMembers(total, page, pages, members)
@@ -137,10 +156,10 @@ def whereabouts(user_id: str) -> list[Presence]:
 
 
 def bans_in_force_on(user_id: str) -> list[Ban]:
-    """The bans in force that name this user id, in any app and room."""
+    """The bans and mutes in force that name this user id, in any app and room."""
     return list(
         Ban.objects.filter(user_id=user_id)
-        .filter(in_force())
+        .filter(in_force() | muting())
         .select_related("app", "room", "created_by")
         .order_by("-created_at")[:200]
     )

@@ -33,6 +33,8 @@ class App:
     callback_secret: str = field(default="", repr=False)
     # ZEGO: user ban rules (SetForbidUserRule) are enabled for this account.
     forbid_rules: bool = False
+    # ZEGO: the account may stop streams (ForbidRTCStream / ResumeRTCStream).
+    stream_control: bool = True
 
     def public(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,7 @@ class App:
             "strict_rooms": self.strict_rooms,
             "callback_url": self.callback_url,
             "forbid_rules": self.forbid_rules,
+            "stream_control": self.stream_control,
         }
 
 
@@ -154,6 +157,7 @@ class Emulator:
         callback_url: str = "",
         callback_secret: str = "",
         forbid_rules: bool = False,
+        stream_control: bool = True,
     ) -> App:
         module = _vendor_module(vendor)
         app = App(
@@ -166,6 +170,7 @@ class Emulator:
             callback_url=check_callback_url(callback_url) if callback_url else "",
             callback_secret=callback_secret or "",
             forbid_rules=bool(forbid_rules),
+            stream_control=bool(stream_control),
         )
         module.check_app(app)
         if not secret:
@@ -359,7 +364,7 @@ class Emulator:
         with self._lock:
             self._require_app(vendor, app_id)
             rooms = self.rooms_of(vendor, app_id)
-            if user_id not in rooms.members(str(room_id)):
+            if str(user_id) not in rooms.members(str(room_id)):
                 raise ValueError(f"{user_id} is not in room {room_id}: join before publishing")
             rooms.publish(str(room_id), str(user_id), str(stream_id))
             changes = self._take_changes(vendor, str(app_id))
@@ -380,6 +385,13 @@ class Emulator:
     def stream_forbidden(self, *, vendor: str, app_id: str | int, stream_id: str) -> bool:
         with self._lock:
             return str(stream_id) in self._peek_rooms(vendor, app_id).forbidden_streams
+
+    def streams(self, *, vendor: str, app_id: str | int) -> list[dict[str, Any]]:
+        """ZEGO streams being published: stream_id, room_id, user_id, forbidden; by stream id."""
+        if vendor != "zego":
+            raise ValueError("streams are emulated for zego, whose mutes are per stream")
+        with self._lock:
+            return self._peek_rooms(vendor, app_id).published_streams()
 
     # ---- room callbacks ------------------------------------------------------------------
 
@@ -473,6 +485,16 @@ class Emulator:
                     {"vendor": vendor, "app_id": app_id, **rule}
                     for (vendor, app_id), rooms in self._rooms.items()
                     for rule in rooms.active_forbid_rules(now)
+                ],
+                "mutes": [
+                    {"vendor": vendor, "app_id": app_id, **mute}
+                    for (vendor, app_id), rooms in self._rooms.items()
+                    for mute in rooms.active_mutes(now)
+                ],
+                "streams": [
+                    {"vendor": vendor, "app_id": app_id, **stream}
+                    for (vendor, app_id), rooms in self._rooms.items()
+                    for stream in rooms.published_streams()
                 ],
                 "callbacks": len(self._callbacks.records()),
                 "calls": len(self._calls),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,14 @@ class AppRooms:
         stopped = any(self.streams.get(s) == (room_id, user_id) for s in self.forbidden_streams)
         return {"audio": stopped, "video": stopped}
 
+    def active_mutes(self, now: float) -> list[dict]:
+        """Mutes in force (Volcengine, Tencent), sorted by room and user."""
+        return [
+            {"room_id": room_id, "user_id": user_id, **asdict(mute)}
+            for (room_id, user_id), mute in sorted(self.mutes.items())
+            if not self._ended(mute, now)
+        ]
+
     @staticmethod
     def _ended(mute: Mute, now: float) -> bool:
         return mute.ends_at is not None and mute.ends_at <= now
@@ -209,6 +217,18 @@ class AppRooms:
             self.forbidden_streams.add(stream_id)
         else:
             self.forbidden_streams.discard(stream_id)
+
+    def published_streams(self) -> list[dict]:
+        """ZEGO streams being published, sorted by stream id, each with its forbidden flag."""
+        return [
+            {
+                "stream_id": stream_id,
+                "room_id": room_id,
+                "user_id": user_id,
+                "forbidden": stream_id in self.forbidden_streams,
+            }
+            for stream_id, (room_id, user_id) in sorted(self.streams.items())
+        ]
 
     def snapshot(self) -> dict[str, list[str]]:
         return {room_id: sorted(users) for room_id, users in sorted(self.rooms.items())}

@@ -121,6 +121,23 @@ def _filters(request: Request) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(request.target).query))
 
 
+def _query(request: Request, route: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Exactly these query parameters, each given and not empty."""
+    query = _filters(request)
+    missing = [name for name in names if not query.get(name)]
+    unknown = sorted(set(query) - set(names))
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown {', '.join(unknown)}")
+    if problems:
+        raise ValueError(
+            f"{route} requires the query parameters {', '.join(names)}; {'; '.join(problems)}"
+        )
+    return query
+
+
 def _add_apps(emulator, request):
     payload = _payload(request)
     entries = payload if isinstance(payload, list) else [payload]
@@ -140,6 +157,25 @@ def _join(emulator, request):
 def _leave(emulator, request):
     emulator.leave(**_object(_payload(request)))
     return 200, {"left": True}
+
+
+def _publish(emulator, request):
+    emulator.publish(**_object(_payload(request)))
+    return 200, {"published": True}
+
+
+def _unpublish(emulator, request):
+    emulator.unpublish(**_object(_payload(request)))
+    return 200, {"unpublished": True}
+
+
+def _muted(emulator, request):
+    query = _query(request, "muted", ("vendor", "app_id", "room_id", "user_id"))
+    return 200, emulator.muted(**query)
+
+
+def _streams(emulator, request):
+    return 200, {"streams": emulator.streams(**_query(request, "streams", ("vendor", "app_id")))}
 
 
 def _calls(emulator, request):
@@ -197,6 +233,10 @@ CONTROL_ROUTES = {
     ("POST", "faults"): _add_fault,
     ("POST", "join"): _join,
     ("POST", "leave"): _leave,
+    ("POST", "publish"): _publish,
+    ("POST", "unpublish"): _unpublish,
+    ("GET", "muted"): _muted,
+    ("GET", "streams"): _streams,
     ("GET", "calls"): _calls,
     ("GET", "callbacks"): _callbacks,
     ("GET", "state"): _state,

@@ -266,6 +266,8 @@ def _del_forbid_user_rule(emu, app, params: dict) -> dict:
 
 def _stream_call(emu, app, params: dict, *, forbid: bool) -> dict:
     """ForbidRTCStream / ResumeRTCStream; the id may name a stream not published yet."""
+    if not app.stream_control:
+        raise Failure(NO_PERMISSION, "No permission: stream control is not enabled for this app.")
     stream_id = params.get("StreamId", "")
     sequence = params.get("Sequence", "")
     if not stream_id:

@@ -36,6 +36,11 @@ def ask(client, app, api_token):
     return ask
 
 
+# Neither banned nor muted.
+NOBODY = {"banned": False, "until": None, "ban_id": None, "muted": False, "mute_until": None}
+UNMUTED = {"muted": False, "mute_until": None}
+
+
 def answer(response):
     assert response.status_code == 200, response.content
     assert response["Cache-Control"] == "no-store"
@@ -43,7 +48,7 @@ def answer(response):
 
 
 def test_it_answers_before_during_and_after_a_lift(ask, app, moderator):
-    assert answer(ask()) == {"banned": False, "until": None, "ban_id": None}
+    assert answer(ask()) == NOBODY
 
     ban = active_ban(app, "live-1", "troll")
 
@@ -52,13 +57,14 @@ def test_it_answers_before_during_and_after_a_lift(ask, app, moderator):
         "banned": True,
         "until": ban.expires_at.isoformat().replace("+00:00", "Z"),
         "ban_id": ban.pk,
+        **UNMUTED,
     }
-    assert answer(ask(room="other-room")) == {"banned": False, "until": None, "ban_id": None}
+    assert answer(ask(room="other-room")) == NOBODY
     assert answer(ask(user="someone-else"))["banned"] is False
 
     services.lift(ban=ban, reason="appeal accepted", actor=moderator)
 
-    assert answer(ask()) == {"banned": False, "until": None, "ban_id": None}
+    assert answer(ask()) == NOBODY
 
 
 def test_a_ban_holds_while_it_waits_for_the_vendor_and_ends_when_lifted(ask, app, moderator):
@@ -78,7 +84,7 @@ def test_a_ban_holds_while_it_waits_for_the_vendor_and_ends_when_lifted(ask, app
 
     assert ban.status == Ban.Status.PENDING
     # Its end counts from the vendor's confirmation, so none is known yet.
-    assert answer(ask()) == {"banned": True, "until": None, "ban_id": ban.pk}
+    assert answer(ask()) == {"banned": True, "until": None, "ban_id": ban.pk, **UNMUTED}
     assert bancheck.answer_from_db(app.pk, "live-1", "troll").banned
 
     services.lift(ban=ban, reason="wrong user", actor=moderator)
@@ -94,7 +100,7 @@ def test_a_change_moves_the_end_it_reports(ask, app, moderator):
     until = answer(ask())["until"]
     assert until == (ban.starts_at + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
     services.change(ban=ban, seconds=None, reason="for good", actor=moderator)
-    assert answer(ask()) == {"banned": True, "until": None, "ban_id": ban.pk}
+    assert answer(ask()) == {"banned": True, "until": None, "ban_id": ban.pk, **UNMUTED}
 
 
 def test_it_says_not_banned_once_a_ban_has_ended_and_after_it_expired(ask, app):
@@ -118,9 +124,34 @@ def test_whole_room_and_every_room_bans_cover_everyone_and_everywhere(ask, app):
         "banned": True,
         "until": None,
         "ban_id": everywhere.pk,
+        **UNMUTED,
     }
     # Two bans cover this one: the one that lasts longer is reported.
     assert answer(ask(room="closed-room", user="evader"))["ban_id"] == everywhere.pk
+
+
+def test_a_mute_says_muted_with_its_end_while_it_holds_and_never_banned(ask, app, moderator):
+    room = services.room_for(app=app, room_id="live-1")
+    (mute,) = services.mute(
+        app=app, room=room, user_ids=["troll"], seconds=600, reason="noise", actor=moderator
+    )
+    # Waiting for the vendor: held already, its end not yet known.
+    assert answer(ask()) == {**NOBODY, "muted": True}
+
+    from moderation.services.applying import mark_applied
+
+    mark_applied([mute], result=None, window=None)
+    mute.refresh_from_db()
+    until = mute.expires_at.isoformat().replace("+00:00", "Z")
+    assert answer(ask()) == {**NOBODY, "muted": True, "mute_until": until}
+    assert answer(ask(room="other-room"))["muted"] is False
+    assert bancheck.answer_from_db(app.pk, "live-1", "troll").mute_until == mute.expires_at
+
+    with time_machine.travel(mute.expires_at + timedelta(seconds=1)):
+        assert answer(ask()) == NOBODY  # the entry's own end decides before the expiry job
+
+    services.lift(ban=mute, reason="calm", actor=moderator)
+    assert answer(ask()) == NOBODY
 
 
 def test_a_token_sees_only_its_own_apps_bans(ask, app, emulated_app, api_token):

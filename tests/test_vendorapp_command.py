@@ -59,7 +59,13 @@ def test_token_prints_a_working_token_once_and_stores_only_its_hash(
         {"room": "r", "user": "u"},
         headers={"Authorization": f"Bearer {plaintext}"},
     )
-    assert response.json() == {"banned": False, "until": None, "ban_id": None}
+    assert response.json() == {
+        "banned": False,
+        "until": None,
+        "ban_id": None,
+        "muted": False,
+        "mute_until": None,
+    }
     # Listed by id and prefix, never again in full.
     listing, _ = run("token", "Live ZEGO", "--list")
     assert token.prefix in listing

@@ -1,13 +1,14 @@
 """The one place a ban changes state, by concern:
 
     validation      every check before anything is saved
-    bans            the moderators' actions: kick, ban, lift, change, retry
+    bans            the moderators' actions: kick, ban, mute, lift, change, retry
     queue           handing work to the workers (Redis may be down: nothing raises)
     vendor_calls    one vendor call: client, requests, send, and what the answer means
     claims          which worker sends a ban now
     applying        the workers' kicks and bans: claim, call, record the answer
     vendor_sync     the vendor's own ban kept in step: lifts, changes, renewals
     enforcement     room callbacks, re-kicks, the presence sweep
+    streams         ZEGO's mutes stream by stream, and streams started while muted
     expiry          ending bans on time
     reconciliation  what Redis lost or never got, queued again
     records         the log entries and cache refreshes every change writes
@@ -24,8 +25,10 @@ from .bans import (
     change,
     kick,
     lift,
+    mute,
     prepare_ban,
     prepare_kick,
+    prepare_mute,
     retry,
     room_for,
 )
@@ -34,9 +37,11 @@ from .enforcement import receive_room_event, rekick
 from .expiry import EXPIRE_BATCH, expire_due
 from .queue import QUEUE, dispatch
 from .reconciliation import reconcile
+from .streams import stop_new_stream
 from .validation import (
     MAX_BAN_SECONDS,
     PERMANENT,
+    clean_media,
     clean_reason,
     clean_room_id,
     clean_seconds,
@@ -56,6 +61,7 @@ __all__ = [
     "ban",
     "capabilities",
     "change",
+    "clean_media",
     "clean_reason",
     "clean_room_id",
     "clean_seconds",
@@ -65,8 +71,10 @@ __all__ = [
     "expire_due",
     "kick",
     "lift",
+    "mute",
     "prepare_ban",
     "prepare_kick",
+    "prepare_mute",
     "reapply",
     "receive_room_event",
     "reconcile",
@@ -74,6 +82,7 @@ __all__ = [
     "release_dead_claims",
     "retry",
     "room_for",
+    "stop_new_stream",
     "sync",
     "vendor_client",
 ]

@@ -1,4 +1,5 @@
-"""The worker's side of a kick or ban: claim the pending bans, call the vendor, record the answer.
+"""The worker's side of a kick, ban or mute: claim the pending ones, call the vendor, record the
+answer.
 
 `apply` is idempotent: a re-run finds nothing pending and changes nothing.
 """
@@ -16,6 +17,7 @@ from ..messages import N_, Text
 from ..models import Ban, ModerationLog
 from ..transactions import writing
 from ..vendors.base import CallResult, VendorInputError
+from . import streams
 from .claims import claim, release
 from .enforcement import enforce_after_activation
 from .queue import enqueue_apply, enqueue_sync, retry_delay, schedule_reapply
@@ -25,6 +27,10 @@ from .vendor_calls import Outcome, capabilities, outcome, requests_for, send, ve
 Status = Ban.Status
 Event = ModerationLog.Event
 
+WAITING_FOR_STREAM = N_(
+    "{vendor}: {user} publishes nothing in room {room} now. The mute holds: each stream they "
+    "start is stopped at once."
+)
 NOBODY_TO_REMOVE = N_(
     "{vendor}: nobody to remove now ({answer}) The ban holds: re-kicks and the ban check keep "
     "them out."
@@ -46,7 +52,8 @@ def _apply(ban_ids: list[int], attempt: int) -> None:
     bans = claim(ban_ids)
     groups = defaultdict(list)
     for b in bans:
-        groups[(b.app_id, b.kind, b.scope, b.room_id, b.reason, b.requested_seconds)].append(b)
+        key = (b.app_id, b.kind, b.media, b.scope, b.room_id, b.reason, b.requested_seconds)
+        groups[key].append(b)
     to_retry, clients = [], {}
     try:
         for group in groups.values():
@@ -68,6 +75,8 @@ def _apply(ban_ids: list[int], attempt: int) -> None:
 def _apply_group(client, app, group: list[Ban], attempt: int) -> list[tuple[list[Ban], CallResult]]:
     """Sends one group's calls; returns the bans to try again, with the answer that said so."""
     first = group[0]
+    if first.kind == Ban.Kind.MUTE:
+        return [answer for mute in group for answer in _apply_mute(client, app, mute, attempt)]
     by_user = {b.user_id: b for b in group}
     try:
         plan = requests_for(
@@ -108,10 +117,53 @@ def _apply_group(client, app, group: list[Ban], attempt: int) -> list[tuple[list
     return to_retry
 
 
-def mark_applied(bans: list[Ban], *, result: CallResult | None, window: int | None):
-    """Pending bans become active (kicks done) with the vendor's answer and window."""
+def _apply_mute(client, app, mute: Ban, attempt: int) -> list[tuple[list[Ban], CallResult]]:
+    """One user's mute: one call (Volcengine, Tencent) or one per stream they publish (ZEGO)."""
+    room_id = mute.room.room_id
+    if client.capabilities.mute_by == "stream":
+        answers = streams.forbid(client, app, mute, list(streams.streams_of(mute)), attempt)
+        if not answers:
+            values = {"vendor": client.label, "user": mute.user_id, "room": room_id}
+            mark_applied([mute], result=None, window=None, message=Text(WAITING_FOR_STREAM, values))
+            return []
+    else:
+        try:
+            request = client.mute_request(
+                room_id=room_id,
+                user_id=mute.user_id,
+                media=mute.media,
+                seconds=mute.requested_seconds,
+            )
+        except VendorInputError as exc:
+            mark_failed([mute], message=f"{exc.field}: {exc.message}")
+            return []
+        result = send(client, app, request, [mute], attempt)
+        answers = [(result, outcome(client, result, attempt))]
+    failed = [(r, a) for r, a in answers if a in (Outcome.FAILED, Outcome.NOBODY_THERE)]
+    retry = [(r, a) for r, a in answers if a is Outcome.RETRY]
+    if failed:
+        result = failed[0][0]
+        mark_failed([mute], message=said(result), result=result, attempt=attempt)
+        return []
+    if retry:
+        return [([mute], retry[0][0])]
+    result = answers[-1][0]
+    # Volcengine times the mute itself where it can (ForbiddenInterval); 0: until we end it.
+    mark_applied([mute], result=result, window=result.details.get("forbidden_interval"))
+    return []
+
+
+def mark_applied(
+    bans: list[Ban],
+    *,
+    result: CallResult | None,
+    window: int | None,
+    message: str | Text | None = None,
+):
+    """Pending bans and mutes become active (kicks done) with the vendor's answer and window."""
     now = timezone.now()
-    message = said(result) if result else ""
+    if message is None:
+        message = said(result) if result else ""
     request_ids = [result.request_id] if result and result.request_id else []
     vendor_until = now + timedelta(seconds=window) if window else None
     with writing():
@@ -158,9 +210,9 @@ def _undo_if_lifted_meanwhile(bans: list[Ban], result: CallResult | None):
     if result is None or not bans:
         return
     lifted = Ban.objects.filter(
-        pk__in=[b.pk for b in bans], status=Status.LIFTED, kind=Ban.Kind.BAN
+        pk__in=[b.pk for b in bans], status=Status.LIFTED, kind__in=[Ban.Kind.BAN, Ban.Kind.MUTE]
     )
-    ids = [b.pk for b in lifted.select_related("app") if capabilities(b.app).lift]
+    ids = [b.pk for b in lifted.select_related("app") if b.is_mute or capabilities(b.app).lift]
     if ids:
         Ban.objects.filter(pk__in=ids).update(vendor_sync_due=True)
         transaction.on_commit(lambda: [enqueue_sync(pk) for pk in ids])

@@ -1,4 +1,4 @@
-"""The moderators' actions: kick, ban, lift, change, retry.
+"""The moderators' actions: kick, ban, mute, lift, change, retry.
 
 Each validates, records the bans and their log entries in one transaction, and hands the vendor
 work to the queue once that transaction has committed.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +24,9 @@ from .records import log_many, refresh_cache_on_commit
 from .validation import (
     check_app,
     check_for_vendor,
+    check_mute_scope,
     check_room,
+    clean_media,
     clean_reason,
     clean_room_id,
     clean_seconds,
@@ -48,7 +50,7 @@ def room_for(*, app: VendorApp, room_id: str) -> Room:
 
 @dataclass(frozen=True)
 class PreparedAction:
-    """A kick or ban that passed every check, ours and the vendor's, and is not yet saved."""
+    """A kick, ban or mute that passed every check, ours and the vendor's, not yet saved."""
 
     app: VendorApp
     room: Room | None
@@ -58,6 +60,7 @@ class PreparedAction:
     seconds: int | None
     effective_seconds: int | None
     reason: str
+    media: str = ""  # a mute's: audio, video or both
 
 
 def prepare_kick(
@@ -113,6 +116,63 @@ def prepare_ban(
     )
 
 
+def prepare_mute(
+    *,
+    app: VendorApp,
+    room: Room | None,
+    user_ids: Iterable[str] | str,
+    media: str | None = None,
+    seconds: int | None,
+    reason: str,
+    scope: str = Ban.Scope.USER_IN_ROOM,
+) -> PreparedAction:
+    check_app(app)
+    check_mute_scope(scope)
+    check_room(app, room, required=True)
+    user_ids = clean_user_ids(user_ids)
+    media = clean_media(media)
+    seconds = clean_seconds(seconds)
+    reason = clean_reason(reason)
+    check_for_vendor(
+        app,
+        kind=Ban.Kind.MUTE,
+        scope=scope,
+        room=room,
+        user_ids=user_ids,
+        reason=reason,
+        seconds=seconds,
+        media=media,
+    )
+    _refuse_second_mute(room, user_ids)
+    # Every vendor's mute lasts exactly as asked: where the vendor cannot time it, we end it.
+    return PreparedAction(
+        app, room, Ban.Kind.MUTE, scope, user_ids, seconds, seconds, reason, media
+    )
+
+
+def _refuse_second_mute(room: Room, user_ids: list[str]) -> None:
+    """One mute at a time per user and room, so that ending one never unmutes another's."""
+    if room.pk is None:
+        return
+    muted = list(
+        Ban.objects.filter(
+            room=room,
+            user_id__in=user_ids,
+            kind=Ban.Kind.MUTE,
+            status__in=[Status.PENDING, Status.ACTIVE],
+        ).values_list("user_id", flat=True)
+    )
+    if muted:
+        raise ValidationError(
+            {
+                "user_ids": _(
+                    "Already muted in this room: %(users)s. Change or lift that mute instead."
+                )
+                % {"users": ", ".join(sorted(muted)[:20])}
+            }
+        )
+
+
 def kick(
     *, app: VendorApp, room: Room, user_ids: Iterable[str] | str, reason: str, actor
 ) -> list[Ban]:
@@ -137,15 +197,52 @@ def ban(
     return create(action, actor)
 
 
+def mute(
+    *,
+    app: VendorApp,
+    room: Room | None,
+    user_ids: Iterable[str] | str,
+    media: str | None = None,
+    seconds: int | None,
+    reason: str,
+    actor,
+    scope: str = Ban.Scope.USER_IN_ROOM,
+) -> list[Ban]:
+    """Stops what users publish in a room (audio, video or both) for `seconds`, or until lifted;
+    they stay in the room and hear the others."""
+    action = prepare_mute(
+        app=app,
+        room=room,
+        user_ids=user_ids,
+        media=media,
+        seconds=seconds,
+        reason=reason,
+        scope=scope,
+    )
+    return create(action, actor)
+
+
 def create(action: PreparedAction, actor) -> list[Ban]:
-    """Records a prepared kick or ban, one batch per moderator action, and queues it."""
-    app, room, kind, scope = action.app, action.room, action.kind, action.scope
+    """Records a prepared kick, ban or mute, one batch per moderator action, and queues it."""
+    app, room = action.app, action.room
     if room is not None and room.pk is None:
         # A room named for the first time is recorded with the ban that names it, not before.
         room, _created = Room.objects.get_or_create(app=app, room_id=room.room_id)
+    batch = uuid.uuid4()
+    try:
+        return _record(action, room, batch, actor)
+    except IntegrityError:
+        if action.kind != Ban.Kind.MUTE:
+            raise
+        # Another moderator muted one of them a moment ago.
+        _refuse_second_mute(room, action.user_ids)
+        raise
+
+
+def _record(action: PreparedAction, room: Room | None, batch, actor) -> list[Ban]:
+    app, kind, scope = action.app, action.kind, action.scope
     user_ids, seconds, reason = action.user_ids, action.seconds, action.reason
     effective = action.effective_seconds
-    batch = uuid.uuid4()
     with transaction.atomic():
         bans = Ban.objects.bulk_create(
             [
@@ -155,6 +252,7 @@ def create(action: PreparedAction, actor) -> list[Ban]:
                     user_id=user_id,
                     kind=kind,
                     scope=scope,
+                    media=action.media,
                     requested_seconds=seconds,
                     effective_seconds=effective,
                     reason=reason,
@@ -170,35 +268,44 @@ def create(action: PreparedAction, actor) -> list[Ban]:
                     ban=b,
                     event=Event.CREATED,
                     actor=actor,
-                    details={"requested_seconds": seconds, "effective_seconds": effective},
+                    details={
+                        "requested_seconds": seconds,
+                        "effective_seconds": effective,
+                        **({"media": action.media} if action.media else {}),
+                    },
                 )
                 for b in bans
             ]
         )
         ids = [b.pk for b in bans]
         transaction.on_commit(lambda: dispatch(ids))
-        if kind == Ban.Kind.BAN:
+        if kind != Ban.Kind.KICK:
             # After the dispatch, so the vendor call is not kept waiting for the cache.
             refresh_cache_on_commit(ids)
     return bans
 
 
-def _lock_open_ban(ban: Ban, refusal: str) -> Ban:
-    """The ban, locked for this transaction, if it is a pending or active ban; else `refusal`."""
+def _lock_open_ban(ban: Ban, refusal: str, mute_refusal: str) -> Ban:
+    """The ban or mute, locked for this transaction, if it is pending or active; else the
+    refusal that names its kind."""
     ban = Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
-    if ban.kind != Ban.Kind.BAN or ban.status not in (Status.PENDING, Status.ACTIVE):
+    if ban.kind == Ban.Kind.KICK or ban.status not in (Status.PENDING, Status.ACTIVE):
+        refusal = mute_refusal if ban.is_mute else refusal
         raise ValidationError(refusal % {"status": ban.get_status_display()})
     return ban
 
 
 def lift(*, ban: Ban, reason: str, actor) -> Ban:
-    """Ends a ban early."""
+    """Ends a ban or mute early."""
     reason = clean_reason(reason)
     with writing():
         ban = _lock_open_ban(
-            ban, _("Only a pending or active ban can be lifted; this one is %(status)s.")
+            ban,
+            _("Only a pending or active ban can be lifted; this one is %(status)s."),
+            _("Only a pending or active mute can be lifted; this one is %(status)s."),
         )
-        needs_vendor = ban.status == Status.ACTIVE and capabilities(ban.app).lift
+        # Every vendor unmutes on request; of the bans, only a vendor's own ban needs a call.
+        needs_vendor = ban.status == Status.ACTIVE and (ban.is_mute or capabilities(ban.app).lift)
         ban.status = Status.LIFTED
         ban.lifted_by = actor
         ban.lifted_at = timezone.now()
@@ -227,18 +334,25 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
     reason = clean_reason(reason)
     with writing():
         ban = _lock_open_ban(
-            ban, _("Only a pending or active ban can be changed; this one is %(status)s.")
+            ban,
+            _("Only a pending or active ban can be changed; this one is %(status)s."),
+            _("Only a pending or active mute can be changed; this one is %(status)s."),
         )
         before = {"requested_seconds": ban.requested_seconds, "expires_at": _iso(ban.expires_at)}
-        effective = effective_seconds(ban.app, seconds)
+        effective = seconds if ban.is_mute else effective_seconds(ban.app, seconds)
         if ban.status == Status.ACTIVE:
             expires_at = None if effective is None else ban.starts_at + timedelta(seconds=effective)
             if expires_at is not None and expires_at <= timezone.now() + timedelta(seconds=1):
-                raise ValidationError(
-                    {"duration": _("That duration has already passed: lift the ban instead.")}
+                passed = (
+                    _("That duration has already passed: lift the mute instead.")
+                    if ban.is_mute
+                    else _("That duration has already passed: lift the ban instead.")
                 )
+                raise ValidationError({"duration": passed})
             ban.expires_at = expires_at
-            ban.vendor_sync_due = capabilities(ban.app).native_ban
+            caps = capabilities(ban.app)
+            # Only a vendor that times the mute (or ban) itself is told the new end.
+            ban.vendor_sync_due = caps.mute_seconds is not None if ban.is_mute else caps.native_ban
         ban.requested_seconds = seconds
         ban.effective_seconds = effective
         ban.save(
@@ -267,15 +381,20 @@ def change(*, ban: Ban, seconds: int | None, reason: str, actor) -> Ban:
 
 
 def retry(*, ban: Ban, actor) -> Ban:
-    """Sends a failed kick or ban to the vendor again, e.g. after its credentials were fixed."""
+    """Sends a failed kick, ban or mute to the vendor again, e.g. after its credentials were
+    fixed."""
     with writing():
-        ban = Ban.objects.select_for_update(of=("self",)).select_related("app").get(pk=ban.pk)
+        ban = (
+            Ban.objects.select_for_update(of=("self",)).select_related("app", "room").get(pk=ban.pk)
+        )
         if ban.status != Status.FAILED:
             raise ValidationError(
                 _("Only a failed kick or ban can be retried; this one is %(status)s.")
                 % {"status": ban.get_status_display()}
             )
         check_app(ban.app)
+        if ban.is_mute:
+            _refuse_second_mute(ban.room, [ban.user_id])
         ban.status = Status.PENDING
         ban.claimed_at = ban.dispatched_at = None
         ban.claimed_by = ""

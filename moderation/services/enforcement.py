@@ -3,7 +3,8 @@
 Kick-only vendors (ZEGO without its own ban, Tencent) let a kicked user back in at once. A ban
 holds there because (1) the customer's token server asks the ban check before every join, and
 (2) whoever the room callbacks report inside a banned room is kicked again, at once. The sweep
-in `reconcile` catches whoever those missed.
+in `reconcile` catches whoever those missed. A stream that ZEGO's stream callbacks report from a
+muted user is stopped at once, the same way (`streams`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..models import Ban, ModerationLog, Presence, VendorApp
 from ..transactions import writing
 from ..vendors import RoomEvent
 from ..vendors.base import VendorInputError
-from .queue import enqueue_rekick, retry_delay
+from .queue import enqueue_rekick, enqueue_stop_stream, retry_delay
 from .records import log_many, result_details, said
 from .vendor_calls import Outcome, outcome, send, vendor_client
 
@@ -39,12 +40,21 @@ SWEEP_LIMIT = 1000
 
 
 def receive_room_event(*, app: VendorApp, event: RoomEvent) -> bool:
-    """Keeps presence from one verified room callback; a banned user entering is kicked again.
+    """Keeps presence from one verified room (or stream) callback; a banned user entering is
+    kicked again, a muted user's new stream is stopped.
 
     Returns False for a delivery seen before (the vendors retry): it changes nothing.
     """
     if not presence.record(app=app, event=event):
         return False
+    if event.kind == RoomEvent.PUBLISH:
+        try:
+            answer = bancheck.covering_ban(app, event.room_id, event.user_id)
+        except (DatabaseError, RedisError) as exc:
+            log.warning("Stream of %s not checked now (%s).", event.user_id, type(exc).__name__)
+            return True
+        if answer.muted:
+            enqueue_stop_stream(app.pk, event.stream_id)
     if event.kind == RoomEvent.JOIN:
         # Presence is committed before the cache is read, and a ban becoming active refreshes
         # the cache before it reads presence: whichever comes second sees the other.
@@ -244,7 +254,7 @@ def sweep_presence() -> int:
     """Catches whoever is inside a banned room and was not re-kicked (Redis down, lost jobs)."""
     now = timezone.now()
     covering = (
-        Ban.objects.filter(app=OuterRef("app"), status=Status.ACTIVE)
+        Ban.objects.filter(app=OuterRef("app"), status=Status.ACTIVE, kind=Ban.Kind.BAN)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .covering(OuterRef("room_id"), OuterRef("user_id"))
     )

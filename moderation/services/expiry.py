@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.db import transaction
 from django.utils import timezone
 
 from ..models import Ban, ModerationLog
 from ..transactions import writing
+from .queue import enqueue_sync
 from .records import refresh_cache_on_commit
 
 # A backlog (the clock stopped for a while) is worked off this many bans per second.
@@ -13,11 +17,12 @@ EXPIRE_BATCH = 5000
 
 
 def expire_due() -> int:
-    """Ends every timed ban whose time is up; returns how many it ended.
+    """Ends every timed ban and mute whose time is up; returns how many it ended.
 
-    Nothing is called at the vendor: Volcengine's window ends by itself, and the kick-only
-    vendors only stop being enforced by us. A ban being lifted or changed right now is locked
-    and skipped; the next run sees what that left.
+    A ban calls nothing at the vendor: Volcengine's window ends by itself, and the kick-only
+    vendors only stop being enforced by us. A mute the vendor does not time itself (Tencent,
+    ZEGO, and Volcengine's outside 60 s to 3 days) is ended there by `sync`. A ban being lifted
+    or changed right now is locked and skipped; the next run sees what that left.
     """
     due = Ban.objects.filter(status=Ban.Status.ACTIVE, expires_at__lte=timezone.now())
     if not due.exists():
@@ -35,4 +40,18 @@ def expire_due() -> int:
             [ModerationLog(ban_id=pk, event=ModerationLog.Event.EXPIRED) for pk in ids]
         )
         refresh_cache_on_commit(ids)
+        to_unmute = _held_by_the_vendor(ids)
+        if to_unmute:
+            Ban.objects.filter(pk__in=to_unmute).update(vendor_sync_due=True)
+            transaction.on_commit(lambda: [enqueue_sync(pk) for pk in to_unmute])
     return len(ids)
+
+
+def _held_by_the_vendor(ids: list[int]) -> list[int]:
+    """The ended mutes that the vendor still holds: untimed there, or timed to end later."""
+    mutes = Ban.objects.filter(pk__in=ids, kind=Ban.Kind.MUTE)
+    return [
+        pk
+        for pk, vendor_until, expires_at in mutes.values_list("pk", "vendor_until", "expires_at")
+        if vendor_until is None or vendor_until > expires_at + timedelta(seconds=1)
+    ]

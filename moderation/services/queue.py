@@ -86,8 +86,12 @@ def schedule_reapply(ban: Ban) -> None:
 
 
 def reapply_at(ban: Ban) -> datetime | None:
-    """When the vendor's window must be renewed, or None if the ban ends within it."""
-    if ban.vendor_until is None:
+    """When the vendor's window must be renewed, or None if the ban ends within it.
+
+    Mutes are never renewed: a vendor's timed mute lasts exactly as long as the mute, and any
+    other is untimed at the vendor and ended by us.
+    """
+    if ban.vendor_until is None or ban.kind == Ban.Kind.MUTE:
         return None
     if ban.expires_at is not None and ban.expires_at <= ban.vendor_until:
         return None
@@ -104,6 +108,17 @@ def enqueue_rekick(app_pk, room_id, user_id, *, attempt=1, delay=0.0, require_pr
         require_presence,
         delay=delay,
         then=f"{user_id} in room {room_id} is re-kicked by reconcile.",
+    )
+
+
+def enqueue_stop_stream(app_pk: int, stream_id: str, attempt: int = 1, *, delay: float = 0):
+    _enqueue(
+        "moderation.jobs.stop_stream",
+        app_pk,
+        stream_id,
+        attempt,
+        delay=delay,
+        then=f"stream {stream_id} is stopped by the sweep in reconcile.",
     )
 
 

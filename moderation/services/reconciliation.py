@@ -20,6 +20,7 @@ from .claims import release_dead_claims
 from .enforcement import sweep_presence
 from .expiry import expire_due
 from .queue import dispatch, enqueue_reapply, enqueue_sync
+from .streams import sweep_streams
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def reconcile() -> dict:
         "expired": expired,
         "reapplied": len(renewals),
         "rekicks": sweep_presence(),
+        "streams_stopped": sweep_streams(),
         "cache_repaired": cache_repaired,
         "pruned": presence.prune(),
     }
@@ -91,7 +93,7 @@ def _renewals_due(now) -> list[int]:
     """Active bans whose vendor window ends before they do, within the re-apply margin."""
     margin = timedelta(seconds=settings.REAPPLY_MARGIN_SECONDS)
     return list(
-        Ban.objects.filter(status=Status.ACTIVE, vendor_until__lte=now + margin)
+        Ban.objects.filter(status=Status.ACTIVE, kind=Ban.Kind.BAN, vendor_until__lte=now + margin)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now + margin))
         .values_list("pk", flat=True)[:1000]
     )

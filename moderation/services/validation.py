@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from ..credentials import CredentialError
-from ..models import ID_MAX_LENGTH, Room, Vendor, VendorApp
+from ..models import ID_MAX_LENGTH, Ban, Room, Vendor, VendorApp
 from ..vendors.base import VendorInputError
 from .vendor_calls import requests_for, vendor_client
 
@@ -115,6 +115,27 @@ def effective_seconds(app: VendorApp, seconds: int | None) -> int | None:
     return max(seconds, 10)
 
 
+def clean_media(media: str | None) -> str:
+    """What a mute stops: audio, video or both (the default)."""
+    media = (media or Ban.Media.BOTH).strip().lower()
+    if media not in Ban.Media.values:
+        raise ValidationError({"media": _("Choose what to mute: audio, video, or both.")})
+    return media
+
+
+def check_mute_scope(scope: str) -> None:
+    """The vendors mute one user in one room: no call mutes a whole room or every room."""
+    if scope != Ban.Scope.USER_IN_ROOM:
+        raise ValidationError(
+            {
+                "scope": _(
+                    "A mute is for named users in one room: no vendor mutes a whole room or a "
+                    "user in every room. Name the users and the room."
+                )
+            }
+        )
+
+
 def check_app(app: VendorApp) -> None:
     if not app.enabled:
         raise ValidationError({"app": _("This app is disabled: a staff member can enable it.")})
@@ -129,7 +150,9 @@ def check_room(app: VendorApp, room: Room | None, *, required: bool) -> None:
         raise ValidationError({"room": _("This room belongs to another app.")})
 
 
-def check_for_vendor(app: VendorApp, *, kind, scope, room, user_ids, reason, seconds) -> None:
+def check_for_vendor(
+    app: VendorApp, *, kind, scope, room, user_ids, reason, seconds, media=""
+) -> None:
     """Every limit the vendor puts on these parameters, checked before anything is saved."""
     try:
         client = vendor_client(app)
@@ -153,6 +176,7 @@ def check_for_vendor(app: VendorApp, *, kind, scope, room, user_ids, reason, sec
             user_ids=user_ids,
             reason=reason,
             seconds=seconds,
+            media=media,
         )
     except VendorInputError as exc:
         raise ValidationError({_form_field(exc.field): exc.message}) from None
@@ -163,7 +187,12 @@ def check_for_vendor(app: VendorApp, *, kind, scope, room, user_ids, reason, sec
 def _form_field(vendor_parameter: str) -> str:
     """The form field a vendor's parameter comes from."""
     lowered = vendor_parameter.lower()
-    for key, field in (("reason", "reason"), ("user", "user_ids"), ("room", "room")):
+    for key, field in (
+        ("reason", "reason"),
+        ("user", "user_ids"),
+        ("room", "room"),
+        ("media", "media"),
+    ):
         if key in lowered:
             return field
     if "interval" in lowered or "second" in lowered:

@@ -55,9 +55,23 @@ def vendor_window(caps: Capabilities, seconds: int | None) -> int:
     return min(seconds, caps.max_ban_seconds)
 
 
-def requests_for(client, *, kind, scope, room_id, user_ids, reason, seconds):
-    """The vendor calls for one group of bans: [(request, user ids it covers)]."""
+def requests_for(client, *, kind, scope, room_id, user_ids, reason, seconds, media=""):
+    """The vendor calls for one group of bans: [(request, user ids it covers)].
+
+    A mute on a vendor that mutes streams (ZEGO) has no call of its own here: its calls are
+    one per stream the user publishes (`streams`); only its ids are checked.
+    """
     caps = client.capabilities
+    if kind == Ban.Kind.MUTE:
+        client.check_media(media)
+        if caps.mute_by == "stream":
+            client.check_room_id(room_id)
+            client.check_user_ids(user_ids)
+            return []
+        return [
+            (client.mute_request(room_id=room_id, user_id=u, media=media, seconds=seconds), [u])
+            for u in user_ids
+        ]
     if kind == Ban.Kind.BAN and caps.native_ban:
         window = vendor_window(caps, seconds)
         if scope == Ban.Scope.WHOLE_ROOM:

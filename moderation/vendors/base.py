@@ -209,6 +209,9 @@ class RoomEvent:
     JOIN: ClassVar[str] = "join"
     LEAVE: ClassVar[str] = "leave"
     CLOSE: ClassVar[str] = "close"  # the room ended: everyone left
+    # ZEGO's stream callbacks: a user starts or stops publishing `stream_id`.
+    PUBLISH: ClassVar[str] = "publish"
+    UNPUBLISH: ClassVar[str] = "unpublish"
 
     kind: str
     room_id: str
@@ -221,6 +224,7 @@ class RoomEvent:
     # When the vendor signed this delivery (Unix seconds), where it says: replays of old
     # deliveries are refused by age, younger ones by the deduplication key.
     sent_at: float | None = None
+    stream_id: str = ""  # PUBLISH and UNPUBLISH: the client's stream id (ZEGO stream_alias)
 
 
 class CallbackRefused(Exception):

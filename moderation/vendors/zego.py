@@ -362,6 +362,8 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     if callback_text(data, "appid", max_length=64) != app_id:
         raise CallbackInvalid(f"the callback is for ZEGO app {str(data.get('appid'))[:64]!r}")
     event = callback_text(data, "event", max_length=64)
+    if event in ("stream_create", "stream_close"):
+        return _stream_event(data, event)
     if event not in ("room_login", "room_logout"):
         return None
     room_id = unquote(callback_text(data, "room_id", max_length=512))
@@ -392,4 +394,39 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         vendor_event=event,
         reason=callback_text(data, "reason", required=False, max_length=32),
         sent_at=sent_ms / 1000,
+    )
+
+
+def _stream_event(data: dict, event: str) -> RoomEvent:
+    """stream_create / stream_close: who publishes which stream (`stream_alias`) in which room."""
+    fields = {}
+    # ZEGO names the room and the user twice; either name will do.
+    data = {"room_id": data.get("channel_id"), "user_id": data.get("publish_id")} | {
+        k: v for k, v in data.items() if v not in (None, "")
+    }
+    for name in ("room_id", "user_id", "stream_alias"):
+        fields[name] = unquote(callback_text(data, name, max_length=1024))
+        callback_text({name: fields[name]}, name, max_length=256 if name == "stream_alias" else 128)
+    sent_ms = event_ms(callback_integer(data, "timestamp") * 1000, "timestamp")
+    created = callback_integer(data, "create_time", required=False)
+    created_ms = sent_ms if created is None else event_ms(created, "create_time")
+    # A close is no older than the stream it closes, whichever time ZEGO puts in create_time.
+    at_ms = created_ms if event == "stream_create" else max(created_ms, sent_ms)
+    return RoomEvent(
+        kind=RoomEvent.PUBLISH if event == "stream_create" else RoomEvent.UNPUBLISH,
+        room_id=fields["room_id"],
+        user_id=fields["user_id"],
+        at_ms=at_ms,
+        delivery_key=delivery_key(
+            "zego",
+            event,
+            fields["room_id"],
+            fields["stream_alias"],
+            callback_text(data, "stream_sid", required=False),
+            at_ms,
+        ),
+        vendor_event=event,
+        reason=callback_text(data, "type", required=False, max_length=32),
+        sent_at=sent_ms / 1000,
+        stream_id=fields["stream_alias"],
     )

@@ -85,3 +85,35 @@ def test_it_refuses_an_unreadable_apps_file(tmp_path):
     out, err = process.communicate(timeout=30)
     assert process.returncode != 0
     assert "entry 1" in err and "uint32" in err
+
+
+def test_an_apps_file_with_publishing_has_each_listed_user_publish_a_main_stream(tmp_path):
+    apps = tmp_path / "apps.json"
+    entry = {"members": {"r": ["alice", "bob"]}, "publishing": {"r": ["alice"]}}
+    apps.write_text(json.dumps([{"vendor": "zego", **ZEGO, **entry}]))
+    process = command("--port", "0", "--apps", str(apps))
+    try:
+        first = process.stdout.readline()
+        assert "listening on" in first, process.stderr.read()
+        base = first.rsplit(" ", 1)[1].strip()
+        query = {"vendor": "zego", "app_id": ZEGO["app_id"]}
+
+        streams = requests.get(f"{base}/_emulator/streams", params=query, timeout=5).json()
+
+        assert streams == {
+            "streams": [
+                {"stream_id": "alice_main", "room_id": "r", "user_id": "alice", "forbidden": False}
+            ]
+        }
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+
+
+def test_it_refuses_publishing_by_a_user_the_apps_file_does_not_seat(tmp_path):
+    apps = tmp_path / "apps.json"
+    apps.write_text(json.dumps([{"vendor": "zego", **ZEGO, "publishing": {"r": ["alice"]}}]))
+    process = command("--port", "0", "--apps", str(apps))
+    out, err = process.communicate(timeout=30)
+    assert process.returncode != 0
+    assert "entry 1" in err and "join before publishing" in err

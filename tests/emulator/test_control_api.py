@@ -170,3 +170,129 @@ def test_endpoints_have_one_prefix_per_vendor_and_no_trailing_slash(bare):
         assert emulator.endpoint("tencent") == f"{base}/tencent"
     finally:
         emulator.stop()
+
+
+# ---- streams and mutes -----------------------------------------------------------------------
+
+ZG = {"vendor": "zego", "app_id": ZEGO["app_id"]}
+
+
+@pytest.fixture
+def seated(bare):
+    """`bare` with the ZEGO app registered and alice in room r, all over HTTP."""
+    post(bare, "apps", {"vendor": "zego", **ZEGO})
+    post(bare, "join", {**ZG, "room_id": "r", "user_id": "alice"})
+    return bare
+
+
+def test_a_stream_published_over_http_is_listed_by_streams_not_forbidden(seated):
+    post(seated, "join", {**ZG, "room_id": "r", "user_id": "bob"})
+    published = post(seated, "publish", {**ZG, "room_id": "r", "user_id": "bob", "stream_id": "s2"})
+    post(seated, "publish", {**ZG, "room_id": "r", "user_id": "alice", "stream_id": "s1"})
+
+    assert published.status_code == 200
+    assert published.json() == {"published": True}
+    assert get(seated, "streams", **ZG).json() == {
+        "streams": [
+            {"stream_id": "s1", "room_id": "r", "user_id": "alice", "forbidden": False},
+            {"stream_id": "s2", "room_id": "r", "user_id": "bob", "forbidden": False},
+        ]
+    }
+
+
+def test_muted_is_false_until_a_signed_forbid_rtc_stream_stops_the_users_stream(seated):
+    post(seated, "publish", {**ZG, "room_id": "r", "user_id": "alice", "stream_id": "s1"})
+    before = get(seated, "muted", **ZG, room_id="r", user_id="alice")
+
+    forbid = Vendors(seated).zego("ForbidRTCStream", [("StreamId", "s1"), ("Sequence", "1")])
+
+    assert before.status_code == 200
+    assert before.json() == {"audio": False, "video": False}
+    assert zego_code(forbid) == 0
+    after = get(seated, "muted", **ZG, room_id="r", user_id="alice")
+    assert after.json() == {"audio": True, "video": True}
+    (stream,) = get(seated, "streams", **ZG).json()["streams"]
+    assert stream["forbidden"] is True
+
+
+def test_unpublish_over_http_removes_the_stream_from_streams(seated):
+    post(seated, "publish", {**ZG, "room_id": "r", "user_id": "alice", "stream_id": "s1"})
+
+    unpublished = post(seated, "unpublish", {**ZG, "stream_id": "s1"})
+
+    assert unpublished.status_code == 200
+    assert unpublished.json() == {"unpublished": True}
+    assert get(seated, "streams", **ZG).json() == {"streams": []}
+
+
+def test_state_adds_the_published_streams_with_their_forbidden_flag_and_the_mutes_in_force(
+    seated,
+):
+    post(seated, "apps", {"vendor": "volcengine", **VOLCENGINE})
+    post(seated, "publish", {**ZG, "room_id": "r", "user_id": "alice", "stream_id": "s1"})
+    vendors = Vendors(seated)
+    vendors.zego("ForbidRTCStream", [("StreamId", "s1"), ("Sequence", "1")])
+    mute = {"AppId": VOLCENGINE["app_id"], "RoomId": "r", "UserId": "bob", "Video": True}
+    assert vendors.volcengine("BanUserStream", {**mute, "ForbiddenInterval": 0}).ok
+
+    state = get(seated, "state").json()
+
+    assert state["streams"] == [
+        {**ZG, "stream_id": "s1", "room_id": "r", "user_id": "alice", "forbidden": True}
+    ]
+    (muted,) = state["mutes"]
+    assert {key: muted[key] for key in ("vendor", "room_id", "user_id", "audio", "video")} == {
+        "vendor": "volcengine",
+        "room_id": "r",
+        "user_id": "bob",
+        "audio": False,
+        "video": True,
+    }
+    assert {"apps", "rooms", "bans", "faults", "forbid_rules", "calls"} <= set(state)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({**ZG, "room_id": "r", "user_id": "nobody", "stream_id": "s"}, "join before publishing"),
+        ({**ZG, "room_id": "r", "user_id": "alice"}, "stream_id"),
+        ({**ZG, "app_id": "42", "room_id": "r", "user_id": "alice", "stream_id": "s"}, "no zego"),
+        (
+            {**ZG, "vendor": "tencent", "room_id": "r", "user_id": "alice", "stream_id": "s"},
+            "emulated for zego",
+        ),
+    ],
+)
+def test_publish_refuses_a_user_not_in_the_room_a_missing_field_an_unknown_app_and_non_zego(
+    seated, payload, reason
+):
+    response = post(seated, "publish", payload)
+
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+
+
+def test_unpublish_without_a_stream_id_gets_a_400_naming_it(seated):
+    response = post(seated, "unpublish", ZG)
+
+    assert response.status_code == 400
+    assert "stream_id" in response.json()["error"]
+
+
+def test_muted_without_room_and_user_gets_a_400_naming_the_required_parameters(seated):
+    response = get(seated, "muted", **ZG)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "vendor, app_id, room_id, user_id" in error
+    assert "missing room_id, user_id" in error
+
+
+def test_streams_without_an_app_id_or_for_another_vendor_gets_a_400(seated):
+    missing = get(seated, "streams", vendor="zego")
+    tencent = get(seated, "streams", vendor="tencent", app_id=TENCENT["app_id"])
+
+    assert missing.status_code == 400
+    assert "missing app_id" in missing.json()["error"]
+    assert tencent.status_code == 400
+    assert "zego" in tencent.json()["error"]

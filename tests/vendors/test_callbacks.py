@@ -111,10 +111,53 @@ def test_a_zego_callback_that_cannot_be_read_is_invalid(body):
         read_callback("zego", {}, body, secret=SECRET, app_id="1234567890")
 
 
-def test_zego_events_other_than_login_and_logout_are_ignored():
-    body = zego_body(event="stream_create")
+def test_zego_events_other_than_rooms_and_streams_are_ignored():
+    body = zego_body(event="room_create")
 
     assert read_callback("zego", {}, body, secret=SECRET, app_id="1234567890") is None
+
+
+def zego_stream_body(event="stream_create", **changes):
+    fields = {
+        "event": event,
+        "channel_id": "live%201001",
+        "publish_id": "troll%40home",
+        "stream_alias": "troll_main",
+        "stream_sid": "s-42",
+        "create_time": "1700000000500",
+        **changes,
+    }
+    return zego_body(**fields)
+
+
+def test_it_reads_zego_stream_create_and_close_by_either_name_of_room_and_user():
+    created = read_callback("zego", {}, zego_stream_body(), secret=SECRET, app_id="1234567890")
+    closed = read_callback(
+        "zego",
+        {},
+        zego_stream_body("stream_close", room_id="live%201001", user_id="troll%40home", type="3"),
+        secret=SECRET,
+        app_id="1234567890",
+    )
+
+    assert (created.kind, created.room_id, created.user_id) == (
+        "publish",
+        "live 1001",
+        "troll@home",
+    )
+    assert (created.stream_id, created.at_ms) == ("troll_main", 1700000000500)
+    assert (closed.kind, closed.stream_id) == (RoomEvent.UNPUBLISH, "troll_main")
+    assert closed.reason == "3"  # kicked
+    # The close is never older than the stream it closes.
+    assert closed.at_ms >= created.at_ms
+    assert closed.delivery_key != created.delivery_key
+
+
+def test_a_zego_stream_callback_without_its_stream_id_is_invalid():
+    body = zego_stream_body(stream_alias="")
+
+    with pytest.raises(CallbackInvalid, match="stream_alias"):
+        read_callback("zego", {}, body, secret=SECRET, app_id="1234567890")
 
 
 # --- Tencent ---

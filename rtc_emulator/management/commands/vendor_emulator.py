@@ -25,8 +25,8 @@ class Command(BaseCommand):
             "--apps",
             type=Path,
             help="JSON list of apps: [{vendor, app_id, access_key_id, secret, rate_limits?, "
-            "strict_rooms?, callback_url?, callback_secret?, forbid_rules?, "
-            "members?: {room id: [user ids]}}]",
+            "strict_rooms?, callback_url?, callback_secret?, forbid_rules?, stream_control?, "
+            "members?: {room id: [user ids]}, publishing?: {room id: [user ids]} (zego)}]",
         )
 
     def handle(self, *args, host, port, apps, **options):
@@ -63,13 +63,20 @@ class Command(BaseCommand):
             raise CommandError(f"--apps {path} must hold a JSON list of app objects.")
         for position, entry in enumerate(entries, start=1):
             try:
-                # "members": {room id: [user ids]} seats users in rooms, for demos.
+                # For demos: "members": {room id: [user ids]} seats users in rooms; then, for a
+                # ZEGO app, "publishing": {room id: [user ids]} has each of those (seated) users
+                # publish one stream, "<user>_main", so its mutes (per stream) can be tried.
                 members = dict(entry.pop("members", None) or {})
+                publishing = dict(entry.pop("publishing", None) or {})
                 app = emulator.add_app(**entry)
+                where = {"vendor": app.vendor, "app_id": app.app_id}
                 for room_id, user_ids in members.items():
                     for user_id in user_ids:
-                        emulator.join(
-                            vendor=app.vendor, app_id=app.app_id, room_id=room_id, user_id=user_id
+                        emulator.join(**where, room_id=room_id, user_id=user_id)
+                for room_id, user_ids in publishing.items():
+                    for user_id in user_ids:
+                        emulator.publish(
+                            **where, room_id=room_id, user_id=user_id, stream_id=f"{user_id}_main"
                         )
             except (TypeError, ValueError, AttributeError) as exc:
                 raise CommandError(f"--apps {path}, entry {position}: {exc}") from exc
