@@ -405,6 +405,7 @@ class BanAdmin(ReadOnlyAdmin):
     change_form_template = "admin/moderation/ban/change_form.html"
     fields = [
         "kind",
+        "media",
         "scope",
         "app_label",
         "room",
@@ -524,6 +525,11 @@ class BanAdmin(ReadOnlyAdmin):
         # A kick says so here: one column fewer keeps the list readable at 1024 px.
         if ban.kind == Ban.Kind.KICK:
             return Ban.Kind.KICK.label
+        if ban.kind == Ban.Kind.MUTE:
+            return _("mute %(media)s · %(duration)s") % {
+                "media": ban.get_media_display(),
+                "duration": duration(ban.effective_seconds),
+            }
         return duration(ban.effective_seconds)
 
     @admin.display(description=_("time left"))
@@ -560,6 +566,10 @@ class BanAdmin(ReadOnlyAdmin):
         url = reverse("admin:moderation_ban_batch", args=[ban.batch])
         return format_html('<a href="{}">{}</a>', url, ban.batch)
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if obj is not None and obj.is_mute else [f for f in fields if f != "media"]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         ban = self.get_object(request, object_id)
         extra = extra_context or {}
@@ -569,7 +579,7 @@ class BanAdmin(ReadOnlyAdmin):
                 calls=ban.calls.order_by("created_at", "id"),
                 remaining=remaining(ban),
                 can_lift=request.user.has_perm("moderation.lift_ban")
-                and ban.kind == Ban.Kind.BAN
+                and ban.kind != Ban.Kind.KICK
                 and ban.status in (Ban.Status.PENDING, Ban.Status.ACTIVE),
                 can_retry=request.user.has_perm("moderation.add_ban")
                 and ban.status == Ban.Status.FAILED,

@@ -26,7 +26,16 @@ from django.utils.translation import ngettext
 from . import selectors, services, tokens
 from .credentials import CredentialError
 from .durations import describe
-from .forms import DURATION_PRESETS, ChangeForm, LiftForm, ModerateForm, add_service_errors
+from .forms import (
+    DURATION_PRESETS,
+    MUTE,
+    MUTE_DURATIONS,
+    ChangeForm,
+    LiftForm,
+    ModerateForm,
+    MuteForm,
+    add_service_errors,
+)
 from .models import ApiToken, Ban, ModerationLog, Room, VendorApp, VendorCall
 from .templatetags.moderation import remaining, vendor_said
 from .vendors import VendorInputError
@@ -52,10 +61,14 @@ MAX_PICKED = 5000
 
 
 def moderate(model_admin, request):
-    """One form for kick and ban; a confirmation page; then the new bans' page."""
+    """One form for kick and ban, another for mute (?action=mute); a confirmation page; then the
+    new records' page."""
     require(request, "add_ban")
+    data = request.POST if request.method == "POST" else request.GET
+    muting = data.get("action") == MUTE
+    form_class, title = (MuteForm, _("Mute")) if muting else (ModerateForm, _("Kick or ban"))
     if request.method == "POST":
-        form = ModerateForm(request.POST)
+        form = form_class(request.POST)
         if "edit" not in request.POST and form.is_valid():
             try:
                 action = _prepare(form.cleaned_data)
@@ -77,11 +90,12 @@ def moderate(model_admin, request):
                     ),
                 )
     else:
-        form = ModerateForm(initial={"app": _last_used_app(request.user), **_initial(request)})
+        initial = {"app": _last_used_app(request.user), **_initial(request, muting=muting)}
+        form = form_class(initial=initial)
     return TemplateResponse(
         request,
         "admin/moderation/ban/moderate.html",
-        _context(model_admin, request, form=form, title=_("Kick or ban")),
+        _context(model_admin, request, form=form, title=title),
     )
 
 
@@ -91,7 +105,7 @@ def _last_used_app(user):
     return newest.values_list("app", flat=True).first()
 
 
-def _initial(request):
+def _initial(request, *, muting=False):
     initial = {}
     room_pk = request.GET.get("room")
     if room_pk and room_pk.isdigit():
@@ -103,10 +117,13 @@ def _initial(request):
         app = VendorApp.objects.filter(pk=request.GET["app"], enabled=True).first()
         if app:
             initial.update(app=app, room=(request.GET.get("room_id") or "")[:200])
+    presets = dict(MUTE_DURATIONS if muting else DURATION_PRESETS)
     if request.GET.get("action") == "kick":
         initial["duration"] = "kick"
-    elif request.GET.get("duration") in dict(DURATION_PRESETS):
+    elif request.GET.get("duration") in presets:
         initial["duration"] = request.GET["duration"]
+    if muting and request.GET.get("media") in Ban.Media.values:
+        initial["media"] = request.GET["media"]
     if request.GET.get("scope") in Ban.Scope.values:
         initial["scope"] = request.GET["scope"]
     # One `user` per person picked (the room page's checkboxes), or one list typed in a link.
@@ -117,13 +134,19 @@ def _initial(request):
 
 
 def _prepare(data):
+    if data.get("action") == MUTE:
+        return services.prepare_mute(
+            app=data["app"],
+            room=_room(data["app"], data.get("room", "")),
+            user_ids=data["user_ids"],
+            media=data["media"],
+            seconds=data["seconds"],
+            reason=data["full_reason"],
+        )
     app, scope = data["app"], data["scope"]
     room = None
     if scope != Ban.Scope.USER_EVERYWHERE:
-        room_id = services.clean_room_id(data.get("room", ""))
-        room = Room.objects.filter(app=app, room_id=room_id).first() or Room(
-            app=app, room_id=room_id
-        )
+        room = _room(app, data.get("room", ""))
     if data["kick"]:
         return services.prepare_kick(
             app=app, room=room, user_ids=data["user_ids"], reason=data["full_reason"]
@@ -138,6 +161,12 @@ def _prepare(data):
     )
 
 
+def _room(app, room_id: str) -> Room:
+    """The app's recorded room, or an unsaved one: it is recorded once the action is sent."""
+    room_id = services.clean_room_id(room_id)
+    return Room.objects.filter(app=app, room_id=room_id).first() or Room(app=app, room_id=room_id)
+
+
 def _commit(request, action):
     room = action.room
     if room is not None and room.pk is None:
@@ -147,6 +176,16 @@ def _commit(request, action):
             app=action.app,
             room=room,
             user_ids=action.user_ids,
+            reason=action.reason,
+            actor=request.user,
+        )
+    elif action.kind == Ban.Kind.MUTE:
+        bans = services.mute(
+            app=action.app,
+            room=room,
+            user_ids=action.user_ids,
+            media=action.media,
+            seconds=action.seconds,
             reason=action.reason,
             actor=request.user,
         )
@@ -160,10 +199,16 @@ def _commit(request, action):
             reason=action.reason,
             actor=request.user,
         )
-    text = ngettext(
-        "Sent to %(vendor)s: %(count)d kick or ban.",
-        "Sent to %(vendor)s: %(count)d kicks or bans.",
-        len(bans),
+    text = (
+        ngettext(
+            "Sent to %(vendor)s: %(count)d mute.", "Sent to %(vendor)s: %(count)d mutes.", len(bans)
+        )
+        if action.kind == Ban.Kind.MUTE
+        else ngettext(
+            "Sent to %(vendor)s: %(count)d kick or ban.",
+            "Sent to %(vendor)s: %(count)d kicks or bans.",
+            len(bans),
+        )
     )
     # Neutral, not green: the vendor has not answered yet; the batch page says how it went.
     messages.info(request, text % {"count": len(bans), "vendor": action.app.get_vendor_display()})
@@ -175,6 +220,8 @@ def _summary(action):
     caps = services.capabilities(action.app)
     vendor = action.app.get_vendor_display()
     users = [u for u in action.user_ids if u]
+    if action.kind == Ban.Kind.MUTE:
+        return _mute_summary(action, caps, vendor, users)
     if action.kind == Ban.Kind.KICK:
         meaning = _("%(vendor)s removes them from the room now; they can rejoin at once.")
     elif caps.native_ban:
@@ -209,6 +256,50 @@ def _summary(action):
         "clamped": clamped,
         "meaning": meaning % {"vendor": vendor},
         "native_ban": caps.native_ban,
+        "reason": action.reason,
+    }
+
+
+def _mute_summary(action, caps, vendor, users):
+    media = Ban.Media(action.media).label
+    window = caps.mute_seconds
+    if caps.mute_by == "stream":
+        meaning = _(
+            "%(vendor)s stops each stream they publish in this room, and at once any stream "
+            "they start while muted; the console resumes them when the mute ends. They stay in "
+            "the room and hear the others."
+        )
+    elif window and action.seconds is not None and window[0] <= action.seconds <= window[1]:
+        meaning = _(
+            "%(vendor)s stops their %(media)s itself for the whole duration. They stay in the "
+            "room and hear the others."
+        )
+    elif window:
+        meaning = _(
+            "%(vendor)s times mutes of 1 minute to 3 days only: it stops their %(media)s until "
+            "told otherwise, and the console ends the mute on time. They stay in the room and "
+            "hear the others."
+        )
+    else:
+        meaning = _(
+            "%(vendor)s stops their %(media)s until told otherwise; the console ends the mute "
+            "on time. They stay in the room and hear the others."
+        )
+    return {
+        **_warnings(action, users, action.room.room_id, kick_only=False),
+        "kind": action.kind,
+        "users": users,
+        "count": len(users),
+        "app": action.app,
+        "vendor": vendor,
+        "room": action.room.room_id,
+        "scope": action.scope,
+        "media": media,
+        # ZEGO stops whole streams: an audio-only mute stops the video too.
+        "whole_stream": caps.mute_by == "stream" and action.media != Ban.Media.BOTH,
+        "effective": describe(action.seconds),
+        "clamped": False,
+        "meaning": meaning % {"vendor": vendor, "media": media},
         "reason": action.reason,
     }
 
@@ -283,7 +374,7 @@ def _open(bans):
     return [
         b
         for b in bans
-        if b.kind == Ban.Kind.BAN and b.status in (Ban.Status.PENDING, Ban.Status.ACTIVE)
+        if b.kind != Ban.Kind.KICK and b.status in (Ban.Status.PENDING, Ban.Status.ACTIVE)
     ]
 
 
@@ -357,6 +448,7 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
         request.POST if request.method == "POST" and "apply" in request.POST else None
     )
     open_bans = _open(bans)
+    mutes = bool(bans) and all(b.is_mute for b in bans)
     if form.is_bound and form.is_valid():
         done, errors = 0, []
         for ban in open_bans:
@@ -378,8 +470,12 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
                     add_service_errors(form, error)
                 errors.append(f"#{ban.pk}: {' '.join(error.messages)}")
         if done or not (len(open_bans) == 1 and form.errors):
-            if what == "lift":
+            if what == "lift" and mutes:
+                text = ngettext("%(count)d mute lifted.", "%(count)d mutes lifted.", done)
+            elif what == "lift":
                 text = ngettext("%(count)d ban lifted.", "%(count)d bans lifted.", done)
+            elif mutes:
+                text = ngettext("%(count)d mute changed.", "%(count)d mutes changed.", done)
             else:
                 text = ngettext("%(count)d ban changed.", "%(count)d bans changed.", done)
             messages.success(request, text % {"count": done})
@@ -392,7 +488,10 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
                     reverse("admin:moderation_ban_change", args=[bans[0].pk])
                 )
             return HttpResponseRedirect(reverse("admin:moderation_ban_changelist"))
-    title = _("Lift ban") if what == "lift" else _("Extend or shorten ban")
+    if mutes:
+        title = _("Lift mute") if what == "lift" else _("Extend or shorten mute")
+    else:
+        title = _("Lift ban") if what == "lift" else _("Extend or shorten ban")
     return TemplateResponse(
         request,
         "admin/moderation/ban/lift_or_change.html",
@@ -404,6 +503,7 @@ def lift_or_change(model_admin, request, bans, what, *, bulk=False, back=None):
             bans=bans,
             open_bans=open_bans,
             skipped=len(bans) - len(open_bans),
+            mutes=mutes,
             bulk=bulk,
             title=title,
             action_name="lift_selected" if what == "lift" else "change_selected",
@@ -491,6 +591,7 @@ EXPORT_COLUMNS = [
     "lift_reason",
     "vendor_message",
     "vendor_request_ids",
+    "media",  # last: scripts that read columns by position keep working
 ]
 
 
@@ -570,6 +671,7 @@ def _export_row(ban):
         ban.lift_reason,
         ban.vendor_message,
         " ".join(ban.vendor_request_ids or []),
+        ban.media,
     ]
     return [_safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
 

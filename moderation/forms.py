@@ -18,6 +18,12 @@ DURATION_PRESETS = [
     ("permanent", _("Permanent")),
     (CUSTOM, _("Custom")),
 ]
+# A mute is never "kick only"; short mutes are the common ones.
+MUTE_DURATIONS = [
+    ("300", _("5 minutes")),
+    *[preset for preset in DURATION_PRESETS if preset[0] != KICK_ONLY],
+]
+MUTE = "mute"
 
 
 class ReasonMixin:
@@ -53,7 +59,31 @@ def reason_fields():
     return canned, text
 
 
-class ModerateForm(ReasonMixin, forms.Form):
+class DurationMixin:
+    """A preset, permanent, or a custom duration typed as 90m, 12h, 3d."""
+
+    def clean_duration_fields(self, cleaned):
+        choice = cleaned.get("duration")
+        cleaned["seconds"] = None
+        if choice == CUSTOM:
+            try:
+                cleaned["seconds"] = parse_duration(cleaned.get("custom_duration", ""))
+            except ValidationError as exc:
+                self.add_error("custom_duration", exc.message_dict["duration"])
+        elif choice and choice not in (KICK_ONLY, "permanent"):
+            cleaned["seconds"] = int(choice)
+
+
+def custom_duration_field():
+    return forms.CharField(
+        label=_("Custom duration"),
+        required=False,
+        max_length=20,
+        help_text=_("e.g. 90m, 12h, 3d, 2w"),
+    )
+
+
+class ModerateForm(DurationMixin, ReasonMixin, forms.Form):
     """Kick or ban: who, where, for how long, and why."""
 
     app = forms.ModelChoiceField(
@@ -92,27 +122,14 @@ class ModerateForm(ReasonMixin, forms.Form):
         initial="3600",
         widget=forms.RadioSelect,
     )
-    custom_duration = forms.CharField(
-        label=_("Custom duration"),
-        required=False,
-        max_length=20,
-        help_text=_("e.g. 90m, 12h, 3d, 2w"),
-    )
+    custom_duration = custom_duration_field()
     canned_reason, reason = reason_fields()
 
     def clean(self):
         cleaned = super().clean()
         self.clean_reason_fields(cleaned)
-        choice = cleaned.get("duration")
-        cleaned["kick"] = choice == KICK_ONLY
-        cleaned["seconds"] = None
-        if choice == CUSTOM:
-            try:
-                cleaned["seconds"] = parse_duration(cleaned.get("custom_duration", ""))
-            except ValidationError as exc:
-                self.add_error("custom_duration", exc.message_dict["duration"])
-        elif choice and choice not in (KICK_ONLY, "permanent"):
-            cleaned["seconds"] = int(choice)
+        cleaned["kick"] = cleaned.get("duration") == KICK_ONLY
+        self.clean_duration_fields(cleaned)
         if cleaned["kick"] and cleaned.get("scope") != Ban.Scope.USER_IN_ROOM:
             self.add_error(
                 "duration",
@@ -121,6 +138,44 @@ class ModerateForm(ReasonMixin, forms.Form):
                     "or users in every room."
                 ),
             )
+        return cleaned
+
+
+class MuteForm(DurationMixin, ReasonMixin, forms.Form):
+    """Mute: what of which users' publishing stops, in which room, for how long, and why.
+
+    The users stay in the room and hear the others; the vendors mute one user in one room.
+    """
+
+    action = forms.CharField(initial=MUTE, widget=forms.HiddenInput)
+    app = ModerateForm.base_fields["app"]
+    room = forms.CharField(
+        label=_("Room ID"),
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "room-suggestions", "autocomplete": "off"}),
+        help_text=_("Type to pick one of the app's rooms (busiest first), or a new room ID."),
+    )
+    user_ids = forms.CharField(
+        label=_("User IDs"),
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "user001\nuser002, user003"}),
+        help_text=_("One per line or comma-separated; duplicates are dropped."),
+    )
+    media = forms.ChoiceField(
+        label=_("Mute"),
+        choices=Ban.Media.choices,
+        initial=Ban.Media.BOTH,
+        widget=forms.RadioSelect,
+    )
+    duration = forms.ChoiceField(
+        label=_("Duration"), choices=MUTE_DURATIONS, initial="600", widget=forms.RadioSelect
+    )
+    custom_duration = custom_duration_field()
+    canned_reason, reason = reason_fields()
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_reason_fields(cleaned)
+        self.clean_duration_fields(cleaned)
         return cleaned
 
 
@@ -163,6 +218,7 @@ def add_service_errors(form, error: ValidationError):
         "app": "app",
         "scope": "scope",
         "duration": "duration",
+        "media": "media",
     }
     if hasattr(error, "error_dict"):
         for field, messages in error.message_dict.items():

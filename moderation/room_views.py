@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from . import selectors
 from .admin_views import require
@@ -52,10 +53,20 @@ def members(model_admin, request, room_id):
 
 
 def _member(member) -> dict:
-    ban = member.ban
+    ban, mute = member.ban, member.mute
     return {
         "user_id": member.user_id,
         "since": _when(member.entered_at),
+        "mute": None
+        if mute is None
+        else {
+            "id": mute.pk,
+            "status": mute.status,
+            "label": _("muted: %(media)s") % {"media": mute.get_media_display()},
+            "media": mute.media,
+            "remaining": remaining(mute),
+            "url": reverse("admin:moderation_ban_change", args=[mute.pk]),
+        },
         "ban": None
         if ban is None
         else {

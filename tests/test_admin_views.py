@@ -680,3 +680,117 @@ def test_canned_reasons_read_in_chinese_and_are_recorded_as_written(
 
     assert f'<option value="{spam.pk}">垃圾信息或广告</option>' in page.content.decode()
     assert Ban.objects.get().reason == "Spam or advertising"
+
+
+# --- Mute ----------------------------------------------------------------------------------------
+
+
+def mute_form(app, **changes):
+    data = {
+        "action": "mute",
+        "app": app.pk,
+        "room": "live-1001",
+        "user_ids": "loud1\nloud2",
+        "media": "audio",
+        "duration": "600",
+        "custom_duration": "",
+        "canned_reason": "",
+        "reason": "shouting",
+    }
+    data.update(changes)
+    return data
+
+
+def test_the_mute_form_confirms_what_stops_and_how_then_records_mutes(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("zego")
+    client.force_login(moderator)
+    url = reverse("admin:moderation_ban_moderate")
+
+    form = client.get(url, {"action": "mute", "user": ["loud1"]})
+    assert form.status_code == 200
+    assert form.context["form"].initial["user_ids"] == "loud1"
+    preview = client.post(url, mute_form(app, preview="Review"))
+
+    assert preview.status_code == 200
+    text = preview.content.decode()
+    assert "Mute 2 users?" in text
+    assert "ZEGO stops each stream they publish in this room" in text
+    assert "audio and video stop together, not only the audio" in text
+    assert not Ban.objects.exists()
+
+    confirmed = client.post(url, mute_form(app, confirm="Yes"))
+
+    mutes = list(Ban.objects.order_by("pk"))
+    assert [(m.kind, m.media, m.user_id) for m in mutes] == [
+        ("mute", "audio", "loud1"),
+        ("mute", "audio", "loud2"),
+    ]
+    assert {m.requested_seconds for m in mutes} == {600}
+    assert confirmed.url == reverse("admin:moderation_ban_batch", args=[mutes[0].batch])
+
+
+@pytest.mark.parametrize(
+    ("vendor", "duration", "words"),
+    [
+        ("volcengine", "600", "Volcengine RTC stops their audio itself for the whole duration"),
+        ("volcengine", "30s", "times mutes of 1 minute to 3 days only"),
+        ("tencent", "600", "Tencent TRTC stops their audio until told otherwise"),
+    ],
+)
+def test_the_mute_confirmation_says_how_each_vendor_times_it(
+    client, moderator, emulated_app, redis_connection, vendor, duration, words
+):
+    app = emulated_app(vendor)
+    client.force_login(moderator)
+    room = {"volcengine": "lobby", "tencent": "1234"}[vendor]
+
+    picked = {"duration": duration} if duration.isdigit() else {"custom_duration": duration}
+    page = client.post(
+        reverse("admin:moderation_ban_moderate"),
+        mute_form(app, room=room, **{"duration": "custom", **picked}, preview="Review"),
+    )
+
+    assert words in page.content.decode()
+    assert "not only the audio" not in page.content.decode()
+
+
+def test_a_mute_of_someone_already_muted_is_refused_on_the_users_field(
+    client, moderator, emulated_app, redis_connection
+):
+    app = emulated_app("tencent")
+    room = services.room_for(app=app, room_id="1234")
+    services.mute(app=app, room=room, user_ids=["loud1"], seconds=60, reason="x", actor=None)
+    client.force_login(moderator)
+
+    page = client.post(
+        reverse("admin:moderation_ban_moderate"), mute_form(app, room="1234", preview="Review")
+    )
+
+    assert "Already muted in this room: loud1" in " ".join(page.context["form"].errors["user_ids"])
+    assert Ban.objects.count() == 1
+
+
+def test_a_mute_shows_in_the_history_the_export_and_the_rooms_member_list(
+    client, supervisor, emulated_app, redis_connection
+):
+    app = emulated_app("tencent")
+    room = services.room_for(app=app, room_id="1234")
+    _present(app, "1234", "loud1")
+    (mute,) = services.mute(
+        app=app, room=room, user_ids=["loud1"], media="video", seconds=600, reason="x", actor=None
+    )
+    client.force_login(supervisor)
+
+    history = client.get(reverse("admin:moderation_ban_changelist"), {"kind__exact": "mute"})
+    export = client.get(reverse("admin:moderation_ban_export"), {"kind__exact": "mute"})
+    members = client.get(reverse("admin:moderation_room_members", args=[room.pk])).json()
+
+    assert "mute video" in history.content.decode()
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    assert [(r["kind"], r["media"], r["user_id"]) for r in rows] == [("mute", "video", "loud1")]
+    (member,) = members["members"]
+    assert member["mute"]["id"] == mute.pk
+    assert member["mute"]["label"] == "muted: video"
+    assert member["ban"] is None

@@ -27,8 +27,8 @@ def _span(seconds: int) -> str:
 
 @register.filter
 def remaining(ban: Ban) -> str:
-    """'expires in 2 h 5 min', 'permanent' or '' for bans that are not in force."""
-    if ban.kind != Ban.Kind.BAN or ban.status not in (Ban.Status.ACTIVE, Ban.Status.PENDING):
+    """'expires in 2 h 5 min', 'permanent' or '' for bans and mutes that are not in force."""
+    if ban.kind == Ban.Kind.KICK or ban.status not in (Ban.Status.ACTIVE, Ban.Status.PENDING):
         return ""
     if ban.status == Ban.Status.PENDING:
         return _("starts when the vendor confirms")

@@ -1,5 +1,5 @@
 // The room page keeps its member list current without a reload: who is in the room now, their
-// ban in force, a filter, pages, and the moderator's picks (kept across refreshes).
+// ban or mute in force, a filter, pages, and the moderator's picks (kept across refreshes).
 document.addEventListener("DOMContentLoaded", function () {
   var section = document.querySelector(".room-members");
   if (!section) return;
@@ -37,7 +37,7 @@ document.addEventListener("DOMContentLoaded", function () {
     id.textContent = user;
     id.href = userUrl + "?" + new URLSearchParams({user: user}).toString();
     tr.querySelector(".member-since").textContent = member.since;
-    var ban = tr.querySelector(".member-ban");
+    var ban = tr.querySelector(".member-ban-state");
     ban.textContent = "";
     if (member.ban) {
       var a = document.createElement("a"), badge = document.createElement("span");
@@ -50,6 +50,19 @@ document.addEventListener("DOMContentLoaded", function () {
       left.className = "member-remaining";
       left.textContent = member.ban.remaining;
       ban.append(a, " ", left);
+    }
+    var mute = tr.querySelector(".member-mute");
+    mute.textContent = "";
+    if (member.mute) {
+      var m = document.createElement("a"), muted = document.createElement("span");
+      m.href = member.mute.url;
+      muted.className = "ban-status ban-status-" + member.mute.status + " mute-badge";
+      muted.textContent = member.mute.label;
+      m.appendChild(muted);
+      var until = document.createElement("span");
+      until.className = "member-mute-remaining";
+      until.textContent = member.mute.remaining;
+      mute.append(m, " ", until);
     }
     tr.querySelectorAll(".member-act a").forEach(function (action) {
       var params = {room: room, user: user, action: action.dataset.action};

@@ -199,3 +199,49 @@ def test_the_room_field_suggests_the_apps_rooms_as_the_moderator_types(
     options = page.locator("#room-suggestions option")
     expect(options).to_have_count(2)
     assert sorted(options.evaluate_all("os => os.map(o => o.value)")) == ["live-1001", "lobby"]
+
+
+MUTED_LABEL = {"en": "muted: audio", "zh": "已禁言：音频"}
+WHOLE_STREAM = {"en": "audio and video stop together", "zh": "音频和视频会一起停止"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_moderator_mutes_a_member_from_the_room_page(
+    language, log_in, live_server, screenshot, moderator, callback_app, emulator, worker
+):
+    app, room = room_with_members(callback_app, emulator, live_server)
+    where = {"vendor": "zego", "app_id": app.vendor_app_id, "room_id": "live-1001"}
+    for user in MEMBERS:
+        emulator.join(**where, user_id=user)
+    emulator.publish(**where, user_id="troll", stream_id="troll_main")
+    wait_until(lambda: Presence.objects.filter(in_room=True).count() == 3, message="presence")
+    spam = CannedReason.objects.get_or_create(text="Spam or advertising")[0]
+    page = log_in(moderator)
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+
+    page.click('tr.member[data-user="troll"] a.mod-mute')
+    expect(page.locator("#id_user_ids")).to_have_value("troll")
+    expect(page.locator('input[name=duration][value="600"]')).to_be_checked()
+    page.check('input[name=media][value="audio"]')
+    page.select_option("#id_canned_reason", str(spam.pk))
+    page.click("input[name=preview]")
+    # ZEGO stops the whole stream: the confirmation says so before anything is sent.
+    expect(page.locator(".whole-stream")).to_contain_text(WHOLE_STREAM[language])
+    screenshot("mute-confirm")
+    page.click("input[name=confirm]")
+    page.wait_for_url(re.compile(r"/admin/moderation/ban/batch/[0-9a-f-]{36}/$"))
+
+    (mute,) = Ban.objects.filter(user_id="troll")
+    assert (mute.kind, mute.media, mute.requested_seconds) == ("mute", "audio", 600)
+    wait_until(
+        lambda: emulator.stream_forbidden(
+            vendor="zego", app_id=app.vendor_app_id, stream_id="troll_main"
+        ),
+        message="ZEGO stops troll's stream",
+    )
+    page.goto(f"{live_server.url}/admin/moderation/room/{room.pk}/change/")
+    row = page.locator('tr.member[data-user="troll"]')
+    expect(row.locator(".mute-badge")).to_have_text(MUTED_LABEL[language], timeout=10_000)
+    # Muted, not removed: troll is still in the room.
+    expect(page.locator(".member-total")).to_have_text("3")
+    screenshot("room-muted")
