@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from moderation import presence, services
-from moderation.models import Ban, CallbackDelivery, Presence
+from moderation.models import Ban, CallbackDelivery, Presence, PublishedStream
 from moderation.vendors import RoomEvent
 
 from .support.bans import active_ban
@@ -26,6 +26,35 @@ def event(kind, room, user="", *, at=None):
         delivery_key=f"key-{next(_keys)}",
         vendor_event=kind,
     )
+
+
+def stream_event(kind, stream, *, room="r", user="u", at=None):
+    return RoomEvent(
+        kind=kind,
+        room_id=room,
+        user_id=user,
+        at_ms=int((at or time.time()) * 1000),
+        delivery_key=f"key-{next(_keys)}",
+        vendor_event=kind,
+        stream_id=stream,
+    )
+
+
+def test_a_stream_is_kept_from_its_create_and_close_callbacks_newest_event_winning(zego_app):
+    now = time.time()
+    presence.record(app=zego_app, event=stream_event(RoomEvent.PUBLISH, "cam", at=now))
+    assert PublishedStream.objects.get().publishing
+
+    presence.record(app=zego_app, event=stream_event(RoomEvent.UNPUBLISH, "cam", at=now + 5))
+    # A create delivered late, after the close it came before, changes nothing.
+    presence.record(app=zego_app, event=stream_event(RoomEvent.PUBLISH, "cam", at=now + 1))
+
+    stream = PublishedStream.objects.get()
+    assert (stream.publishing, stream.room_id, stream.user_id) == (False, "r", "u")
+    assert stream.stopped_at is not None
+
+    presence.record(app=zego_app, event=stream_event(RoomEvent.PUBLISH, "cam", at=now + 9))
+    assert PublishedStream.objects.get().publishing  # published again under the same id
 
 
 def test_an_old_join_delivered_after_a_newer_leave_is_ignored(zego_app):

@@ -327,3 +327,48 @@ def test_a_second_mute_of_the_same_user_in_the_room_is_refused(emulated_app, red
 
     assert "Already muted in this room: loud" in refused.value.message_dict["user_ids"][0]
     assert Ban.objects.count() == 1
+
+
+def test_a_mute_the_vendor_answers_with_a_5xx_is_retried_until_applied(
+    seated, emulator, ready_worker
+):
+    app = seated("tencent")
+    emulator.fail_next(vendor="tencent", mode="5xx", count=1)
+
+    the_mute = mute(app, seconds=3600)
+
+    wait_until(lambda: status(the_mute) == Ban.Status.ACTIVE, message="an active mute")
+    assert [c.ok for c in calls(app, "SetUserBlocked")] == [False, True]
+    assert ModerationLog.objects.filter(ban=the_mute, event=ModerationLog.Event.RETRIED).exists()
+    assert muted_at_vendor(emulator, app) == {"audio": True, "video": False}
+
+
+def test_reconcile_stops_a_muted_users_stream_whose_stop_was_lost(
+    seated, emulator, ready_worker, redis_connection
+):
+    """A stream that no stop job reached (Redis lost it) is stopped by the next reconcile."""
+    app = seated("zego")
+    the_mute = mute(app, seconds=3600)
+    wait_until(lambda: status(the_mute) == Ban.Status.ACTIVE, message="an active mute")
+    lost = PublishedStream.objects.create(
+        app=app,
+        room_id="live-1",
+        user_id="loud",
+        stream_id="lost_cam",
+        started_at=timezone.now() - timedelta(seconds=30),
+        event_at=timezone.now() - timedelta(seconds=30),
+    )
+    PublishedStream.objects.filter(pk=lost.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=30)
+    )
+
+    assert services.reconcile()["streams_stopped"] == 1
+
+    wait_until(
+        lambda: emulator.stream_forbidden(
+            vendor="zego", app_id=app.vendor_app_id, stream_id="lost_cam"
+        ),
+        message="the lost stream stopped",
+    )
+    assert PublishedStream.objects.get(pk=lost.pk).forbidden_by_id == the_mute.pk
+    assert services.reconcile()["streams_stopped"] == 0
