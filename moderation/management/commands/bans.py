@@ -1,7 +1,10 @@
-"""`manage.py bans`: kick, ban, lift and change from the command line, with JSON output.
+"""`manage.py bans`: kick, ban, mute, lift and change from the command line, with JSON output.
 
-Exit status: 0 when every ban reached (or, without --wait, was accepted toward) a good state,
-1 when any failed, 2 for bad input, 3 when --wait ran out with bans still pending.
+A mute (`bans mute`, audio, video or both) is a ban record of kind "mute": `lift`, `change` and
+`show` take its id as they take a ban's.
+
+Exit status: 0 when every ban or mute reached (or, without --wait, was accepted toward) a good
+state, 1 when any failed, 2 for bad input, 3 when --wait ran out with some still pending.
 """
 
 import argparse
@@ -20,6 +23,17 @@ from moderation.selectors import ban_as_dict, bans_by_id
 
 EXIT_FAILED, EXIT_PENDING = 1, 3
 LARGEST_ID = 2**63 - 1  # the database's bigint
+# The option to fix for each field a ValidationError names, where it is not "--" + the field.
+OPTIONS = {
+    "user_ids": "--user",
+    "media": "--audio/--video",
+    "scope": "--whole-room/--every-room",
+}
+MEDIA_WORDS = {
+    Ban.Media.AUDIO: "audio",
+    Ban.Media.VIDEO: "video",
+    Ban.Media.BOTH: "audio and video",
+}
 
 
 def ban_id(text: str) -> int:
@@ -36,21 +50,21 @@ def ban_id(text: str) -> int:
 
 
 class Command(BaseCommand):
-    help = "Kick, ban, lift and change bans; show them as JSON."
+    help = "Kick, ban and mute; lift and change bans and mutes; show them as JSON."
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
 
         def common(p, with_wait=True):
             p.add_argument("--actor", help="Username the action is recorded under.")
-            p.add_argument("--json", action="store_true", help="Print the bans as JSON.")
+            p.add_argument("--json", action="store_true", help="Print the bans (or mutes) as JSON.")
             if with_wait:
                 p.add_argument(
                     "--wait",
                     type=wait_seconds,
                     default=0,
                     metavar="SECONDS",
-                    help="Wait up to this long for the bans' final states.",
+                    help="Wait up to this long for them to be active (or done, or failed).",
                 )
 
         kick = sub.add_parser("kick", help="Remove users from a room now.")
@@ -79,18 +93,56 @@ class Command(BaseCommand):
         ban.add_argument("--reason", required=True)
         common(ban)
 
-        lift = sub.add_parser("lift", help="End bans early.")
+        mute = sub.add_parser(
+            "mute", help="Stop what users publish in a room (audio, video or both) for a time."
+        )
+        mute.add_argument("--app", required=True, help="Vendor app name.")
+        # Required, but by the product, which says "--room: Choose a room." without it.
+        mute.add_argument("--room", help="The vendor's room ID (required: one room).")
+        mute.add_argument(
+            "--user",
+            action="append",
+            default=[],
+            dest="users",
+            help="User ID (repeat, or comma-separated).",
+        )
+        media = mute.add_mutually_exclusive_group()
+        media.add_argument(
+            "--audio",
+            action="store_const",
+            const=Ban.Media.AUDIO,
+            dest="media",
+            help="Mute their audio only (neither flag: audio and video).",
+        )
+        media.add_argument(
+            "--video",
+            action="store_const",
+            const=Ban.Media.VIDEO,
+            dest="media",
+            help="Mute their video only (neither flag: audio and video).",
+        )
+        # Not options of a mute: taken only so that typing them gets the product's refusal
+        # ("A mute is for named users in one room: ...") rather than argparse's.
+        mute.add_argument("--whole-room", action="store_true", help=argparse.SUPPRESS)
+        mute.add_argument("--every-room", action="store_true", help=argparse.SUPPRESS)
+        mute.add_argument("--duration", required=True, help="600, 10m, 1h, 7d … or permanent.")
+        mute.add_argument("--reason", required=True)
+        common(mute)
+
+        lift = sub.add_parser("lift", help="End bans or mutes early.")
         lift.add_argument("ids", nargs="+", type=ban_id, metavar="BAN_ID")
         lift.add_argument("--reason", required=True)
         common(lift)
 
-        change = sub.add_parser("change", help="Set a new total duration, from the ban's start.")
+        change = sub.add_parser(
+            "change", help="Set a new total duration, from the ban's (or mute's) start."
+        )
         change.add_argument("ids", nargs="+", type=ban_id, metavar="BAN_ID")
         change.add_argument("--duration", required=True)
         change.add_argument("--reason", required=True)
         common(change)
 
-        show = sub.add_parser("show", help="Show bans.")
+        show = sub.add_parser("show", help="Show bans and mutes.")
         show.add_argument("ids", nargs="+", type=ban_id, metavar="BAN_ID")
         common(show)
 
@@ -149,6 +201,25 @@ class Command(BaseCommand):
             actor=actor_named(options.get("actor")),
         )
 
+    def do_mute(self, options):
+        app = vendor_app_named(options["app"], argument="--app")
+        if options["every_room"]:
+            scope = Ban.Scope.USER_EVERYWHERE
+        elif options["whole_room"]:
+            scope = Ban.Scope.WHOLE_ROOM
+        else:
+            scope = Ban.Scope.USER_IN_ROOM
+        return services.mute(
+            app=app,
+            scope=scope,
+            room=None if options["room"] is None else _room(app, options["room"]),
+            user_ids=",".join(options["users"]),
+            media=options["media"],  # None: both
+            seconds=parse_duration(options["duration"]),
+            reason=options["reason"],
+            actor=actor_named(options.get("actor")),
+        )
+
     def do_lift(self, options):
         actor = actor_named(options.get("actor"))
         return [
@@ -182,7 +253,8 @@ class Command(BaseCommand):
         for b in bans:
             target = b.user_id or "(whole room)"
             where = b.room.room_id if b.room else "(every room)"
-            line = f"#{b.pk} {b.kind} {target} @ {where} [{b.app.name}]: {b.status}"
+            kind = f"mute ({MEDIA_WORDS[b.media]})" if b.is_mute else b.kind
+            line = f"#{b.pk} {kind} {target} @ {where} [{b.app.name}]: {b.status}"
             if b.vendor_message:
                 line += f" — {b.vendor_message}"
             self.stdout.write(line)
@@ -206,10 +278,12 @@ def wait_seconds(text: str) -> float:
 
 
 def _describe(exc: ValidationError) -> str:
+    """The messages, each after the option to fix ("--user: Enter at least one user ID.")."""
     if hasattr(exc, "message_dict"):
         return "; ".join(
-            f"{'--' + field.replace('_ids', '').replace('_', '-') if field != '__all__' else ''}"
-            f"{': ' if field != '__all__' else ''}{' '.join(messages)}"
+            " ".join(messages)
+            if field == "__all__"
+            else f"{OPTIONS.get(field, '--' + field.replace('_', '-'))}: {' '.join(messages)}"
             for field, messages in exc.message_dict.items()
         )
     return " ".join(exc.messages)
