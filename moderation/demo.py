@@ -65,10 +65,10 @@ def load_demo(emulator_base_url: str, console_base_url: str = "") -> list[Vendor
             }
         )
         if vendor == Vendor.ZEGO:
-            # ZEGO mutes a stream, not a user: a few members publish, so mutes can be tried.
-            emulator_apps[-1]["publishing"] = {
-                room_id: DEMO_MEMBERS[:4] for room_id, _ in DEMO_ROOMS[vendor]
-            }
+            # ZEGO mutes a stream, not a user: a few members publish in the first room (a
+            # stream id is the app's, so one room), so that mutes can be tried.
+            first_room = DEMO_ROOMS[vendor][0][0]
+            emulator_apps[-1]["publishing"] = {first_room: DEMO_MEMBERS[:4]}
     path = emulator_apps_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)
