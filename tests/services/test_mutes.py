@@ -199,6 +199,7 @@ def test_a_zego_stream_started_during_a_mute_is_stopped_within_2_seconds(
         for c in emulator.calls
         if c.action == "ForbidRTCStream" and c.params.get("StreamId") == "cam2"
     )
+    print(f"STREAM_STOP {stop.time - created.sent_at:.3f} s after stream_create was sent")
     assert stop.time - created.sent_at <= 2.0
     assert PublishedStream.objects.get(app=app, stream_id="cam2").forbidden_by_id == the_mute.pk
     assert ModerationLog.objects.filter(
