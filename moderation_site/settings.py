@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the load balancer's /healthz, before host checks and the HTTPS redirect.
     "moderation.health.HealthCheckMiddleware",
+    "moderation.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "moderation.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -252,3 +253,12 @@ REAPPLY_MARGIN_SECONDS = env.int("REAPPLY_MARGIN_SECONDS", default=3600)
 BANS_PER_JOB = env.int("BANS_PER_JOB", default=100)
 # Ban checks answered per second and token, unless the token sets its own (`--rate`).
 BAN_CHECK_RATE_PER_SECOND = env.int("BAN_CHECK_RATE_PER_SECOND", default=500)
+
+# /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported, after these
+# settings: web, workers and clock of one host write their counters there, /metrics adds them.
+if METRICS_TOKEN and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(VAR_DIR / "prometheus")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)

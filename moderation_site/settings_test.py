@@ -46,6 +46,12 @@ def _test_redis_url():
 
 os.environ["REDIS_URL"] = _test_redis_url()
 
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    import tempfile
+
+    # One per test run, inherited by the workers it starts: their counters reach its /metrics.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rtc-moderation-metrics-")
+
 from .settings import *  # noqa: E402,F403
 from .settings import DATABASES, STORAGES, VAR_DIR  # noqa: E402
 

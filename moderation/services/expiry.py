@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from .. import metrics
 from ..models import Ban, ModerationLog
 from ..transactions import writing
 from .queue import enqueue_sync
@@ -28,11 +29,16 @@ def expire_due() -> int:
     if not due.exists():
         return 0  # without the write lock: on SQLite it would queue every second for nothing
     with writing():
-        ids = list(
-            due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:EXPIRE_BATCH]
+        rows = list(
+            due.select_for_update(skip_locked=True).values_list("pk", "expires_at")[:EXPIRE_BATCH]
         )
-        if not ids:
+        if not rows:
             return 0
+        ids = [pk for pk, _ends in rows]
+        now = timezone.now()
+        transaction.on_commit(
+            lambda: metrics.expired((now - ends).total_seconds() for _pk, ends in rows)
+        )
         Ban.objects.filter(pk__in=ids, status=Ban.Status.ACTIVE).update(
             status=Ban.Status.EXPIRED, updated_at=timezone.now()
         )

@@ -10,7 +10,7 @@ import enum
 
 from django.conf import settings
 
-from .. import liveness, redis
+from .. import liveness, metrics, redis
 from ..models import Ban, Vendor, VendorApp, VendorCall
 from ..ratelimit import vendor_call_slot
 from ..vendors import capabilities_for, client_for
@@ -100,6 +100,7 @@ def send(client, app: VendorApp, request: VendorRequest, bans: list[Ban], attemp
     )
     with vendor_call_slot(redis.connection(), app_pk=app.pk, action=request.action, rate=rate):
         result = client.send(request)
+    metrics.vendor_call(client, result)
     call = VendorCall.objects.create(
         app=app,
         action=result.action,

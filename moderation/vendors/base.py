@@ -311,6 +311,8 @@ class VendorClient:
     # code -> (retryable, sentence). A dotted code falls back to its prefix ("A.B" -> "A").
     # Sentences may use {label}, {action}, {code}, {vendor_message}, {http_status}.
     ERRORS: ClassVar[dict[str, tuple[bool, str]]] = {}
+    # The vendor's codes for "slow down" (its own rate limit, not ours): counted as throttled.
+    THROTTLE_CODES: ClassVar[tuple[str, ...]] = ()
     # Codes meaning "no such room / user": for a connection test they prove the credentials.
     MISSING_TARGET_CODES: ClassVar[frozenset[str]] = frozenset()
 
@@ -375,6 +377,13 @@ class VendorClient:
         if utf8_len(value) > max_bytes:
             raise VendorInputError(field_name, f"is longer than {max_bytes} bytes (UTF-8)")
         return value
+
+    def throttled(self, result: CallResult) -> bool:
+        """Whether the vendor refused this call for its rate limit."""
+        code = str(result.vendor_code)
+        return result.http_status == 429 or any(
+            code == c or code.startswith(c + ".") for c in self.THROTTLE_CODES
+        )
 
     def check_room_id(self, room_id: str) -> str:
         return self.check_id("room_id", room_id, self.MAX_ROOM_ID_BYTES)

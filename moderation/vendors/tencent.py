@@ -147,6 +147,7 @@ class TencentClient(VendorClient):
     # TRTC's client SDKs allow string room IDs of up to 64 bytes and user IDs of up to 32.
     MAX_ROOM_ID_BYTES = 64
     MAX_USER_ID_BYTES = 32
+    THROTTLE_CODES = ("RequestLimitExceeded",)
     ERRORS = {
         "AuthFailure": (False, "Tencent Cloud refused the credentials: {vendor_message}"),
         "AuthFailure.SignatureFailure": (

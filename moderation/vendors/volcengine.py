@@ -192,6 +192,7 @@ class VolcengineClient(VendorClient):
     # Volcengine's client SDKs allow room and user IDs of up to 128 bytes.
     MAX_ROOM_ID_BYTES = 128
     MAX_USER_ID_BYTES = 128
+    THROTTLE_CODES = ("FlowLimitExceeded",)
     ERRORS = {
         "SignatureDoesNotMatch": (
             False,

@@ -109,6 +109,7 @@ class ZegoClient(VendorClient):
     # ZEGO's client SDKs allow room IDs of up to 128 bytes and user IDs of up to 64.
     MAX_ROOM_ID_BYTES = 128
     MAX_USER_ID_BYTES = 64
+    THROTTLE_CODES = ("206", "207")
     ERRORS = {
         "1": (True, "{label} reported a failure of {action}; try again."),
         "2": (False, "{label} rejected a parameter: {vendor_message}"),

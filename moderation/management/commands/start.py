@@ -39,6 +39,11 @@ class Command(BaseCommand):
         try:
             var = Path(settings.VAR_DIR).resolve()
             var.mkdir(parents=True, exist_ok=True)
+            # Counters start again with the processes (their files are named by process id).
+            metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+            if metrics_dir:
+                for stale in Path(metrics_dir).glob("*.db"):
+                    stale.unlink(missing_ok=True)
             call_command("migrate", interactive=False, verbosity=0)
             call_command("collectstatic", interactive=False, verbosity=0)
             username, password = self.demo_login(var)
