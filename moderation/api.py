@@ -13,6 +13,7 @@ import unicodedata
 
 from django.db import DatabaseError
 from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from . import bancheck
 from .models import ID_MAX_LENGTH
@@ -36,9 +37,16 @@ def _bad_id(value: str) -> bool:
     return len(value) > ID_MAX_LENGTH or any(unicodedata.category(c)[0] == "C" for c in value)
 
 
+# No cookie is read here, only the bearer token: CSRF cannot apply, and a POST must get this
+# view's JSON 405, not the CSRF middleware's HTML 403.
+@csrf_exempt
 def ban_check(request):
     if request.method not in ("GET", "HEAD"):
-        return _json(405, {"error": "use GET"}, Allow="GET, HEAD")
+        return _json(
+            405,
+            {"error": f"{request.method} is not allowed: use GET (or HEAD)"},
+            Allow="GET, HEAD",
+        )
     scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:

@@ -45,12 +45,32 @@ def _required_in_production(name, dev_default, hint):
     )
 
 
+_HOW_TO_MAKE_A_KEY = '`python -c "import secrets; print(secrets.token_urlsafe(50))"`'
 SECRET_KEY = _required_in_production(
     "SECRET_KEY",
     "dev-only-insecure-secret-key-do-not-use-in-production-0123456789",
-    'Set SECRET_KEY to a long random string, e.g. the output of `python -c "import secrets; '
-    'print(secrets.token_urlsafe(50))"`',
+    f"Set SECRET_KEY to a long random string, e.g. the output of {_HOW_TO_MAKE_A_KEY}",
 )
+
+
+def _weak_secret_key(key):
+    """Why Django's check --deploy would call this key weak (security.W009), or None."""
+    if key.startswith("django-insecure-"):
+        return "starts with django-insecure-, the prefix of a key made for development"
+    if len(key) < 50:
+        return f"is {len(key)} characters long; it needs at least 50"
+    if len(set(key)) < 5:
+        return f"has {len(set(key))} distinct characters; it needs at least 5"
+    return None
+
+
+# Production refuses at start-up what `check --deploy` only warns about: a key an attacker
+# could guess signs sessions, password reset links and CSRF tokens.
+if not DEBUG and (_weakness := _weak_secret_key(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY {_weakness}. Set it to a long random string, e.g. the output of "
+        f"{_HOW_TO_MAKE_A_KEY} (or set DEBUG=true for local development)."
+    )
 
 # A fixed key is only ever used with DEBUG on, where the data is demo data.
 _DEV_CREDENTIAL_KEY = "ZGV2LW9ubHktY3JlZGVudGlhbC1rZXktMzItYnl0ZXM="
@@ -220,13 +240,45 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+# Log lines never carry a token's value, though a request line or URL may hold one (a token
+# server that put it in the query string): runserver's access log (django.server, configured
+# here as Django does, plus the filter), django.request (mail_admins included) and our console.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "moderation.accesslog.RedactSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "level": "INFO",
+            "filters": ["redact_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact_secrets"],
+        },
+        "django.request": {"filters": ["redact_secrets"]},
+    },
 }
 
 # Vendor calls: at most the documented number per second, counted over a second plus this

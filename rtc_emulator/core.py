@@ -129,8 +129,9 @@ class Emulator:
         self.on_call = on_call  # called with each Call, outside the lock (the command logs it)
         self._lock = threading.RLock()
         self._stopping = threading.Event()
-        self._server = None
-        self._thread = None
+        self._server = None  # the main port: vendor prefixes and the control API
+        self._vendor_servers: dict[str, Any] = {}  # one port per vendor, serving it at /
+        self._threads: list[threading.Thread] = []
         self._apps: dict[tuple[str, str], App] = {}
         # Retry delays per vendor may be shortened for tests: {"zego": [0.2, 0.2]}.
         self._callbacks = CallbackSender(delays=callback_delays, on_callback=on_callback)
@@ -207,22 +208,48 @@ class Emulator:
 
     # ---- server --------------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    def start(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        vendor_ports: dict[str, int] | None = None,
+    ) -> str:
+        """Listens on `port` (0: a free one) for the vendor prefixes and the control API, and on
+        one port per vendor that serves that vendor at `/`, as its official SDK calls it
+        (`vendor_ports`, a free port for each vendor it does not name). Returns the main URL."""
         from .server import make_server  # the server module needs this one: import late
 
         require_loopback(host)
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
+        ports = {vendor: 0 for vendor in VENDORS}
+        for vendor, vendor_port in (vendor_ports or {}).items():
+            _vendor_module(vendor)
+            ports[vendor] = vendor_port
+        servers = []
+        try:
+            servers.append(make_server(self, host, port))
+            for vendor, vendor_port in ports.items():
+                servers.append(make_server(self, host, vendor_port, vendor))
+        except BaseException:
+            for server in servers:
+                server.server_close()
+            raise
         self._stopping.clear()
-        self._server = make_server(self, host, port)
+        self._server = servers[0]
+        self._vendor_servers = {server.vendor: server for server in servers[1:]}
         # A short poll interval keeps stop() quick; shutdown() waits for the next poll.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="vendor-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"vendor-emulator-{server.vendor or 'main'}",
+                daemon=True,
+            )
+            for server in servers
+        ]
+        for thread in self._threads:
+            thread.start()
         self._callbacks.start()
         return self.base_url
 
@@ -230,23 +257,32 @@ class Emulator:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the emulator is not running: call start() first")
-        host, port = self._server.server_address[:2]
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{port}"
+        return _url_of(self._server)
 
     def endpoint(self, vendor: str) -> str:
+        """The vendor's prefix on the main port, e.g. http://127.0.0.1:8090/tencent."""
         _vendor_module(vendor)
         return f"{self.base_url}/{vendor}"
+
+    def vendor_url(self, vendor: str) -> str:
+        """The vendor's own port, serving it at `/` (no prefix), e.g. http://127.0.0.1:40123:
+        where an official SDK that takes only a host (Tencent's, Volcengine's) is pointed."""
+        _vendor_module(vendor)
+        if self._server is None:
+            raise RuntimeError("the emulator is not running: call start() first")
+        return _url_of(self._vendor_servers[vendor])
 
     def stop(self) -> None:
         self._callbacks.stop()
         if self._server is None:
             return
         self._stopping.set()  # wakes handlers sleeping in a "timeout" fault
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._server = self._thread = None
+        for server in [self._server, *self._vendor_servers.values()]:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._server, self._vendor_servers, self._threads = None, {}, []
 
     def __enter__(self):
         return self
@@ -517,6 +553,12 @@ class Emulator:
     def _require_app(self, vendor: str, app_id: str | int) -> None:
         if (vendor, str(app_id)) not in self._apps:
             raise ValueError(f"no {vendor} app {app_id!r} is registered with the emulator")
+
+
+def _url_of(server) -> str:
+    host, port = server.server_address[:2]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
 
 
 def _vendor_module(vendor: str):

@@ -1,4 +1,6 @@
-"""The HTTP side: one port, a prefix per vendor, and the JSON control API under /_emulator/."""
+"""The HTTP side: one main port with a prefix per vendor (/volcengine, /zego, /tencent) and the
+JSON control API under /_emulator/; and one port per vendor that serves only that vendor, at any
+path, `/` included: the vendors' official SDKs take a host and sign the path `/` themselves."""
 
 from __future__ import annotations
 
@@ -17,8 +19,10 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, emulator, address):
+    def __init__(self, emulator, address, vendor: str | None = None):
         self.emulator = emulator
+        # None: the main port (vendor prefixes and the control API); else this vendor alone.
+        self.vendor = vendor
         super().__init__(address, EmulatorHandler)
 
 
@@ -26,9 +30,9 @@ class EmulatorServerIPv6(EmulatorServer):
     address_family = socket.AF_INET6
 
 
-def make_server(emulator, host: str, port: int) -> EmulatorServer:
+def make_server(emulator, host: str, port: int, vendor: str | None = None) -> EmulatorServer:
     server_class = EmulatorServerIPv6 if ":" in host else EmulatorServer
-    return server_class(emulator, (host, port))
+    return server_class(emulator, (host, port), vendor)
 
 
 class EmulatorHandler(BaseHTTPRequestHandler):
@@ -56,10 +60,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         request = self._read_request()
         path = urlsplit(request.target).path
         emulator = self.server.emulator
-        if path.startswith(CONTROL_PREFIX):
+        vendor = self.server.vendor
+        if vendor is None and path.startswith(CONTROL_PREFIX):
             self._send(control(emulator, request, path[len(CONTROL_PREFIX) :]))
             return
-        vendor = _vendor_of(path)
+        vendor = vendor or _vendor_of(path)
         if vendor is None:
             self._send(json_response(404, {"error": f"no vendor or control route at {path}"}))
             return

@@ -35,6 +35,10 @@ MAX_ROOM_NUMBER = 4294967294  # numeric rooms: 1 .. 2^32 - 2
 # String rooms: at most 64 bytes of letters, digits, space and !#$%&()+-:;<=.>?@[]^_{}|~,
 STR_ROOM_ID = re.compile(r"[A-Za-z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,64}")
 SIGNED_HEADERS = "content-type;host"
+# Exactly this, without a charset: the official SDK reads Response.Error only from an answer
+# whose Content-Type equals "application/json" (abstract_client._check_error) and would take
+# any other refusal for a success.
+CONTENT_TYPE = "application/json"
 AUTHORIZATION = re.compile(
     r"TC3-HMAC-SHA256 Credential=(?P<credential>[^,\s]+),\s*"
     r"SignedHeaders=(?P<signed_headers>[^,\s]+),\s*Signature=(?P<signature>[0-9a-fA-F]+)"
@@ -78,7 +82,12 @@ def process(emu, request: Request, draft: Draft) -> Response:
         raise Failure(*THROTTLED, throttled=True)
     ACTIONS[draft.action](emu, app, draft.params)
     request_id = tencent_request_id()
-    return json_response(200, {"Response": {"RequestId": request_id}}, request_id=request_id)
+    return json_response(
+        200,
+        {"Response": {"RequestId": request_id}},
+        content_type=CONTENT_TYPE,
+        request_id=request_id,
+    )
 
 
 def render_failure(failure: Failure, draft: Draft) -> Response:
@@ -92,6 +101,7 @@ def render_failure(failure: Failure, draft: Draft) -> Response:
     return json_response(
         200,
         payload,
+        content_type=CONTENT_TYPE,
         ok=False,
         code=failure.code,
         request_id=request_id,

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import redis
 import time_machine
+from django.test import Client
 from django.utils import timezone
 
 from moderation import bancheck, services
@@ -204,8 +205,35 @@ def test_bad_parameters_get_a_400_naming_the_field(ask, room, user, field):
     assert response.json()["field"] == field
 
 
-def test_only_get_is_answered(client, app):
-    assert client.post(URL, {"room": "r", "user": "u"}).status_code == 405
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+def test_every_method_but_get_and_head_gets_a_json_405_with_allow_even_with_cookies_and_no_csrf(
+    app, api_token, method
+):
+    # The CSRF middleware enforced, as a browser or a token server would meet it, with a CSRF
+    # cookie and a session cookie sent but no CSRF token: still this view's JSON 405.
+    client = Client(enforce_csrf_checks=True)
+    client.cookies["csrftoken"] = "a" * 32
+    client.cookies["sessionid"] = "not-a-session"
+    headers = {"Authorization": f"Bearer {api_token(app)}"}
+
+    response = getattr(client, method)(URL, {"room": "r", "user": "u"}, headers=headers)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"error"}
+    assert "GET" in response.json()["error"]
+
+
+def test_head_is_answered_like_get_without_a_body(app, api_token):
+    client = Client(enforce_csrf_checks=True)
+    headers = {"Authorization": f"Bearer {api_token(app)}"}
+
+    response = client.head(URL, {"room": "r", "user": "u"}, headers=headers)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.content == b""
 
 
 def test_a_token_is_rate_limited_with_a_retry_after(client, app, api_token):

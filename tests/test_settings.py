@@ -42,6 +42,42 @@ def test_it_refuses_production_without_secret_key():
     assert "Traceback" not in result.stderr.splitlines()[-1]
 
 
+MAKE_ONE = 'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("x7#Kq9!mZ2" * 4 + "abc12345", "is 48 characters long; it needs at least 50"),
+        ("abcd" * 20, "has 4 distinct characters; it needs at least 5"),
+        (
+            "django-insecure-" + "k3$v9!q2@z7#m4%w8^r1&t6*y5(u0)p" * 2,
+            "starts with django-insecure-",
+        ),
+    ],
+)
+def test_it_refuses_a_weak_secret_key_in_production_and_says_how_to_make_one(key, reason):
+    result = run_django("check", **production_env(SECRET_KEY=key))
+
+    assert result.returncode != 0
+    assert f"SECRET_KEY {reason}" in result.stderr
+    assert MAKE_ONE in result.stderr
+    assert key not in result.stderr  # the message never echoes the key
+
+
+def test_a_secret_key_of_50_characters_with_5_distinct_passes_start_up():
+    result = run_django("check", **production_env(SECRET_KEY="abcde" * 10))
+
+    assert result.returncode == 0, result.stderr
+    assert "SECRET_KEY" not in result.stderr
+
+
+def test_a_weak_secret_key_is_accepted_in_debug():
+    result = run_django("check", DEBUG="true", SECRET_KEY="short", CREDENTIAL_KEYS="")
+
+    assert result.returncode == 0, result.stderr
+
+
 def test_it_refuses_production_without_credential_keys():
     result = run_django("check", **production_env(CREDENTIAL_KEYS=""))
     assert result.returncode != 0

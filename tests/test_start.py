@@ -174,6 +174,19 @@ def test_ctrl_c_stops_all_of_it(make_run):
     _stop_and_assert_all_stopped(make_run, signal.SIGINT)
 
 
+def test_the_web_access_log_shows_a_ban_check_with_its_token_value_redacted(make_run):
+    make_run.start()
+    canary = "canary-query-token-5d1e8b"
+    check = f"http://127.0.0.1:{make_run.web}/api/v1/bans/check?room=r&user=u&token={canary}"
+
+    assert requests.get(check, timeout=10).status_code == 401
+    line = '"GET /api/v1/bans/check?room=r&user=u&token=[redacted] HTTP/1.1" 401'
+    wait_until(lambda: line in make_run.output(), timeout=10, message="the access log line")
+
+    _stop_and_assert_all_stopped(make_run, signal.SIGTERM)
+    assert canary not in make_run.output()
+
+
 def _stop_and_assert_all_stopped(run, signum):
     assert run.redis_answers()
     os.killpg(run.process.pid, signum)

@@ -376,12 +376,21 @@ CLOSE_EVENTS = {"RoomDestroy"}
 
 
 def callback_signature(*, secret: str, fields: dict[str, str]) -> str:
-    """sha256 over the seven fields and the secret, sorted as strings and concatenated, hex.
+    """The callback's Signature as Volcengine documents it: page "接收消息通知回调" (Receive
+    message notification callbacks, docs 6348/69820), section "签名算法" (signature algorithm),
+    whose reference implementation is Go:
 
-    The hex encoding of the digest is what the vendor's sample code implies (UNCONFIRMED).
+    1. an array of the values of EventType, EventData, EventTime, EventId, AppId, Version and
+       Nonce (a field the callback lacks is Go's zero value, the empty string) and the
+       callback secret;
+    2. sorted (Go's sort.Strings: byte order of the UTF-8 strings);
+    3. joined with no separator;
+    4. SHA-256;
+    5. hex-encoded (Go's hex.EncodeToString: lowercase), which is the Signature.
     """
-    values = sorted([str(fields.get(name, "")) for name in SIGNED_FIELDS] + [secret])
-    return hashlib.sha256("".join(values).encode("utf-8")).hexdigest()
+    values = [str(fields.get(name, "")) for name in SIGNED_FIELDS] + [secret]
+    payload = b"".join(sorted(value.encode("utf-8") for value in values))
+    return hashlib.sha256(payload).hexdigest()
 
 
 def _event_time(value) -> float | None:

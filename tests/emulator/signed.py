@@ -84,6 +84,7 @@ class Vendors:
         secret: str = ZEGO["secret"],
         signed_at: float | None = None,
         common: dict | None = None,
+        path: str = "/zego/",
         timeout: float | None = None,
     ) -> requests.Response:
         timestamp = int(signed_at or time.time())
@@ -101,9 +102,7 @@ class Vendors:
             **(common or {}),
         }
         pairs = [(k, v) for k, v in fields.items() if v is not None] + list(params or [])
-        return self.session.get(
-            self.base_url + "/zego/", params=pairs, timeout=timeout or self.timeout
-        )
+        return self.session.get(self.base_url + path, params=pairs, timeout=timeout or self.timeout)
 
     def tencent(
         self,

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.processes import free_port
+
 from .signed import ZEGO, Vendors, zego_code
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,14 +41,24 @@ def command(*args: str) -> subprocess.Popen:
     )
 
 
+def started(process: subprocess.Popen) -> tuple[str, dict[str, str]]:
+    """The main URL and each vendor's own URL, from the lines the command prints as it listens."""
+    first = process.stdout.readline()  # blocks until the server listens
+    assert "listening on" in first, process.stderr.read()
+    own = {}
+    for _ in range(3):
+        vendor, _, url = process.stdout.readline().strip().partition(" alone, at /: ")
+        own[vendor] = url
+    return first.rsplit(" ", 1)[1].strip(), own
+
+
 @pytest.fixture
 def served(tmp_path):
     apps = tmp_path / "apps.json"
     apps.write_text(json.dumps([{"vendor": "zego", **ZEGO}]))
     process = command("--host", "127.0.0.1", "--port", "0", "--apps", str(apps))
-    first = process.stdout.readline()  # blocks until the server listens
-    assert "listening on" in first, process.stderr.read()
-    yield process, first.rsplit(" ", 1)[1].strip()
+    base, _ = started(process)
+    yield process, base
     if process.poll() is None:
         process.kill()
     process.communicate(timeout=10)
@@ -71,6 +83,28 @@ def test_it_stops_cleanly_on_ctrl_c(served):
     assert "Stopping" in out
 
 
+def test_it_serves_each_vendor_alone_at_slash_on_the_port_its_option_names(tmp_path):
+    apps = tmp_path / "apps.json"
+    apps.write_text(json.dumps([{"vendor": "zego", **ZEGO}]))
+    zego_port = free_port()
+    process = command("--port", "0", "--port-zego", str(zego_port), "--apps", str(apps))
+    try:
+        base, own = started(process)
+
+        assert own["zego"] == f"http://127.0.0.1:{zego_port}"
+        assert set(own) == {"volcengine", "zego", "tencent"}
+        kicked = Vendors(own["zego"]).zego(
+            "KickoutUser", [("RoomId", "r"), ("UserId[]", "alice")], path="/"
+        )
+        assert zego_code(kicked) == 0
+        # The prefix on the main port still answers as before.
+        prefixed = Vendors(base).zego("KickoutUser", [("RoomId", "r"), ("UserId[]", "bob")])
+        assert zego_code(prefixed) == 0
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+
+
 def test_it_refuses_a_host_that_is_not_loopback():
     process = command("--host", "0.0.0.0", "--port", "0")  # noqa: S104 (it must be refused)
     out, err = process.communicate(timeout=30)
@@ -93,9 +127,7 @@ def test_an_apps_file_with_publishing_has_each_listed_user_publish_a_main_stream
     apps.write_text(json.dumps([{"vendor": "zego", **ZEGO, **entry}]))
     process = command("--port", "0", "--apps", str(apps))
     try:
-        first = process.stdout.readline()
-        assert "listening on" in first, process.stderr.read()
-        base = first.rsplit(" ", 1)[1].strip()
+        base, _ = started(process)
         query = {"vendor": "zego", "app_id": ZEGO["app_id"]}
 
         streams = requests.get(f"{base}/_emulator/streams", params=query, timeout=5).json()

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from rtc_emulator import Emulator
-from rtc_emulator.core import require_loopback
+from rtc_emulator.core import VENDORS, require_loopback
 
 
 class Command(BaseCommand):
@@ -20,7 +20,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="a loopback address only")
-        parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=8765,
+            help="the vendor prefixes /volcengine, /zego, /tencent and the control API "
+            "/_emulator/; 0 picks a free port",
+        )
+        for vendor in VENDORS:
+            parser.add_argument(
+                f"--port-{vendor}",
+                type=int,
+                default=0,
+                dest=f"port_{vendor}",
+                help=f"{vendor} alone, at /, as its official SDK calls it (default: a free port)",
+            )
         parser.add_argument(
             "--apps",
             type=Path,
@@ -30,6 +44,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host, port, apps, **options):
+        vendor_ports = {vendor: options[f"port_{vendor}"] for vendor in VENDORS}
         try:
             require_loopback(host)
         except ValueError as exc:
@@ -39,10 +54,13 @@ class Command(BaseCommand):
         # One writer at a time: handler threads log concurrently.
         self._log_lock = threading.Lock()
         try:
-            base_url = emulator.start(host=host, port=port)
+            base_url = emulator.start(host=host, port=port, vendor_ports=vendor_ports)
         except OSError as exc:
-            raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
+            ports = ", ".join(str(p) for p in (port, *vendor_ports.values()))
+            raise CommandError(f"Cannot listen on {host} (ports {ports}): {exc}") from exc
         self.stdout.write(f"Vendor emulator listening on {base_url}")
+        for vendor in VENDORS:
+            self.stdout.write(f"  {vendor} alone, at /: {emulator.vendor_url(vendor)}")
         self.stdout.flush()
         try:
             while True:
