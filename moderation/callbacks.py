@@ -1,10 +1,12 @@
 """Room callbacks from the vendors: one URL per vendor app, /callbacks/<callback id>/.
 
-Each delivery is verified with the app's callback secret, stored (delivery and presence in one
-transaction) and answered at once; a re-kick, if one is due, goes to a job. What must be kept is
-the delivery and the presence it implies: once they are in the database the answer is 200,
-even if Redis is down (`reconcile` re-kicks later from presence). If the database cannot keep
-them the answer is 503, so that the vendor delivers again.
+Each delivery is verified with the app's callback secret, refused unless the vendor signed it
+within the acceptance window (CALLBACK_MAX_AGE_SECONDS), stored (delivery, presence and, where
+the signature leaves the body out, its signed pair, in one transaction) and answered at once; a
+re-kick, if one is due, goes to a job. What must be kept is the delivery and the presence it
+implies: once they are in the database the answer is 200, even if Redis is down (`reconcile`
+re-kicks later from presence). If the database cannot keep them the answer is 503, so that the
+vendor delivers again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from . import services
 from .credentials import CredentialError
 from .models import VendorApp
-from .presence import DELIVERY_MAX_AGE
+from .presence import SignatureReused, acceptance_window
 from .vendors import CallbackInvalid, CallbackRefused, read_callback
 
 CALLBACK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -50,6 +52,10 @@ def room_callback(request, callback_id: str):
     if app is None:
         return _answer(404, error="no such callback URL")
     length = request.META.get("CONTENT_LENGTH") or ""
+    if not length and "HTTP_TRANSFER_ENCODING" in request.META:
+        # A chunked body: WSGI servers (gunicorn) pass it without a length, and Django then
+        # reads it as empty. Vendors send a Content-Length; 411 says what to do instead.
+        return _answer(411, error="a callback body needs a Content-Length (not chunked)")
     if length and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         return _answer(413, error=f"a callback body is at most {MAX_BODY_BYTES} bytes")
     body = request.read(MAX_BODY_BYTES + 1)
@@ -64,7 +70,7 @@ def room_callback(request, callback_id: str):
         log.warning("Room callback for app %s refused: no callback secret is set.", app.pk)
         return _answer(403, error="no callback secret is set for this app")
     try:
-        event = read_callback(
+        delivery = read_callback(
             app.vendor, request.headers, body, secret=secret, app_id=app.vendor_app_id
         )
     except CallbackRefused as exc:
@@ -75,19 +81,29 @@ def room_callback(request, callback_id: str):
     except (ValueError, TypeError, KeyError, RecursionError, OverflowError):
         # The readers check every field; this is the net under them, never a 500.
         return _answer(400, error="the callback cannot be read")
-    if event is None:
-        return _answer(200, ignored=True)
-    if not 0 <= event.at_ms <= LATEST_EVENT_MS:
+    window = acceptance_window().total_seconds()
+    if abs(time.time() - delivery.sent_at) > window:
+        log.warning(
+            "Room callback for app %s refused: not signed in the last %d s.", app.pk, window
+        )
+        return _answer(
+            403, error=f"the delivery was signed too long ago (over {window:.0f} s from our clock)"
+        )
+    event = delivery.event
+    if event is not None and not 0 <= event.at_ms <= LATEST_EVENT_MS:
         return _answer(400, error="the event time is not a real time")
-    if (
-        event.sent_at is not None
-        and abs(time.time() - event.sent_at) > DELIVERY_MAX_AGE.total_seconds()
-    ):
-        log.warning("Room callback for app %s refused: signed too long ago.", app.pk)
-        return _answer(403, error="the delivery was signed too long ago")
+    if event is None and delivery.signature_covers_body:
+        return _answer(200, ignored=True)  # nothing to keep
     try:
-        fresh = services.receive_room_event(app=app, event=event)
+        fresh = services.receive_room_event(app=app, delivery=delivery)
+    except SignatureReused:
+        log.warning(
+            "Room callback for app %s refused: its signature came with another body.", app.pk
+        )
+        return _answer(403, error="the signature was already used for another delivery")
     except DatabaseError:
         log.exception("Room callback for app %s not kept: the database is unavailable.", app.pk)
         return _answer(503, error="unavailable, deliver again later")
+    if event is None:
+        return _answer(200, ignored=True)
     return _answer(200) if fresh else _answer(200, duplicate=True)

@@ -660,6 +660,31 @@ class CallbackDelivery(AppendOnlyModel):
         return f"{self.vendor_event} {self.user_id or '-'} @ {self.room_id}"
 
 
+class CallbackNonce(AppendOnlyModel):
+    """A signed (timestamp, nonce) pair of a vendor whose signature leaves the body out (ZEGO),
+    and the body it first came with: the pair is accepted again with that body only. Kept until
+    its timestamp is past the acceptance window, after which the pair is refused by age."""
+
+    app = models.ForeignKey(
+        VendorApp, on_delete=models.CASCADE, related_name="callback_nonces", verbose_name=_("app")
+    )
+    pair = models.CharField(_("signed pair"), max_length=64)  # SHA-256 of timestamp and nonce
+    body_sha256 = models.CharField(_("body SHA-256"), max_length=64)
+    signed_at = models.DateTimeField(_("signed"), db_index=True)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("callback nonce")
+        verbose_name_plural = _("callback nonces")
+        ordering = ["-signed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "pair"], name="callback_nonce_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.pair[:12]} @ {self.signed_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ApiToken(models.Model):
     """A customer token server's key to the ban check. Only a hash is kept; the token itself is
     shown once, when it is made."""

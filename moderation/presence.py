@@ -9,59 +9,108 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import CallbackDelivery, Presence, PublishedStream, Room, VendorApp
-from .vendors import RoomEvent
+from .models import CallbackDelivery, CallbackNonce, Presence, PublishedStream, Room, VendorApp
+from .vendors import RoomEvent, SignedPair
 
 ROOM_SEEN_EVERY = timedelta(seconds=60)
-# A delivery signed longer ago than this is refused; deliveries are remembered (to act once)
-# for longer than that, so a replay is refused either by age or as a duplicate.
-DELIVERY_MAX_AGE = timedelta(days=1)
+# A delivery signed further than the acceptance window (CALLBACK_MAX_AGE_SECONDS, at most a day)
+# from now is refused; deliveries are remembered (to act once) for longer than that, so a replay
+# is refused either by age or as a duplicate.
 DELIVERY_KEPT = timedelta(days=2)
 LEFT_KEPT = timedelta(days=7)
 
 
-def record(*, app: VendorApp, event: RoomEvent) -> bool:
-    """Stores one callback delivery and what it says; False when it was delivered before."""
-    happened = datetime.fromtimestamp(event.at_ms / 1000, UTC)
+class SignatureReused(Exception):
+    """A signed pair came back with another body: a replay with changed fields, refused."""
+
+
+def acceptance_window() -> timedelta:
+    """How far from now a delivery may have been signed, by the vendor's clock, and be accepted."""
+    return timedelta(seconds=settings.CALLBACK_MAX_AGE_SECONDS)
+
+
+def record(
+    *, app: VendorApp, event: RoomEvent | None, signed_pair: SignedPair | None = None
+) -> bool:
+    """Stores one callback delivery and what it says; False when it was delivered before.
+
+    `signed_pair`: what the signature covered where it leaves the body out (ZEGO), kept in the
+    same transaction; SignatureReused, and nothing kept, when the pair came before with another
+    body. `event` None (an event the product ignores): only the pair is kept.
+    """
     with transaction.atomic():
-        try:
-            # A savepoint: on PostgreSQL a failed insert would otherwise spoil the transaction.
-            with transaction.atomic():
-                CallbackDelivery.objects.create(
-                    app=app,
-                    key=event.delivery_key,
-                    event=event.kind,
-                    vendor_event=event.vendor_event,
-                    room_id=event.room_id,
-                    user_id=event.user_id,
-                    happened_at=happened,
-                )
-        except IntegrityError:
+        if signed_pair is not None and not _spend(app, signed_pair):
+            return False  # this very body was delivered before
+        if event is None:
+            return True
+        if not _keep(app, event):
             return False
-        if event.kind == RoomEvent.JOIN:
-            _apply(app, event.room_id, event.user_id, happened, entering=True)
-        elif event.kind == RoomEvent.LEAVE:
-            _apply(app, event.room_id, event.user_id, happened, entering=False, why=event.reason)
-        elif event.kind in (RoomEvent.PUBLISH, RoomEvent.UNPUBLISH):
-            _apply_stream(app, event, happened)
-        elif event.kind == RoomEvent.CLOSE:
-            Presence.objects.filter(
-                app=app, room_id=event.room_id, in_room=True, event_at__lte=happened
-            ).update(
-                in_room=False,
-                left_at=happened,
-                left_reason="room closed",
-                event_at=happened,
-                updated_at=timezone.now(),
-            )
     now = timezone.now()
     Room.objects.filter(app=app, room_id=event.room_id).filter(
         Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=now - ROOM_SEEN_EVERY)
     ).update(last_seen_at=now)
+    return True
+
+
+def _spend(app: VendorApp, pair: SignedPair) -> bool:
+    """Remembers a signed pair with its body; False when this pair came before with this body."""
+    try:
+        # A savepoint, as below; the unique constraint makes the second of two deliveries
+        # at once wait for the first, then see its row.
+        with transaction.atomic():
+            CallbackNonce.objects.create(
+                app=app,
+                pair=pair.key,
+                body_sha256=pair.body_sha256,
+                signed_at=datetime.fromtimestamp(pair.sent_at, UTC),
+            )
+    except IntegrityError:
+        if CallbackNonce.objects.filter(
+            app=app, pair=pair.key, body_sha256=pair.body_sha256
+        ).exists():
+            return False
+        raise SignatureReused from None
+    return True
+
+
+def _keep(app: VendorApp, event: RoomEvent) -> bool:
+    """The delivery and the presence it implies; False when the event was delivered before."""
+    happened = datetime.fromtimestamp(event.at_ms / 1000, UTC)
+    try:
+        # A savepoint: on PostgreSQL a failed insert would otherwise spoil the transaction.
+        with transaction.atomic():
+            CallbackDelivery.objects.create(
+                app=app,
+                key=event.delivery_key,
+                event=event.kind,
+                vendor_event=event.vendor_event,
+                room_id=event.room_id,
+                user_id=event.user_id,
+                happened_at=happened,
+            )
+    except IntegrityError:
+        return False
+    if event.kind == RoomEvent.JOIN:
+        _apply(app, event.room_id, event.user_id, happened, entering=True)
+    elif event.kind == RoomEvent.LEAVE:
+        _apply(app, event.room_id, event.user_id, happened, entering=False, why=event.reason)
+    elif event.kind in (RoomEvent.PUBLISH, RoomEvent.UNPUBLISH):
+        _apply_stream(app, event, happened)
+    elif event.kind == RoomEvent.CLOSE:
+        Presence.objects.filter(
+            app=app, room_id=event.room_id, in_room=True, event_at__lte=happened
+        ).update(
+            in_room=False,
+            left_at=happened,
+            left_reason="room closed",
+            event_at=happened,
+            updated_at=timezone.now(),
+        )
     return True
 
 
@@ -165,11 +214,14 @@ def members(*, app: VendorApp, room_id: str) -> list[str]:
 
 
 def prune() -> int:
-    """Forgets callback deliveries past their replay window and presence long gone."""
+    """Forgets callback deliveries and signed pairs past their replay window, and presence
+    long gone."""
     now = timezone.now()
     pruned = 0
     for queryset in (
         CallbackDelivery.objects.filter(received_at__lt=now - DELIVERY_KEPT),
+        # Signed before the window: any delivery with this pair is now refused by its age.
+        CallbackNonce.objects.filter(signed_at__lt=now - acceptance_window()),
         Presence.objects.filter(in_room=False, updated_at__lt=now - LEFT_KEPT),
         # A stopped stream's id stays known while a mute holds it at the vendor.
         PublishedStream.objects.filter(

@@ -292,6 +292,17 @@ VENDOR_READ_TIMEOUT_SECONDS = env.float("VENDOR_READ_TIMEOUT_SECONDS", default=1
 VENDOR_MAX_ATTEMPTS = env.int("VENDOR_MAX_ATTEMPTS", default=6)
 VENDOR_RETRY_BASE_SECONDS = env.float("VENDOR_RETRY_BASE_SECONDS", default=2.0)
 VENDOR_RETRY_CAP_SECONDS = env.float("VENDOR_RETRY_CAP_SECONDS", default=300.0)
+# Room callbacks: a delivery signed further than this from now (by the vendor's clock, either
+# way) is refused, so that a captured delivery cannot be replayed later. Within the window a
+# retried delivery acts once (its event is remembered for two days), and ZEGO's signature, which
+# covers only its timestamp and nonce, is accepted with the body it first came with only.
+# Vendors retry for about a minute; 60 to 86400 seconds.
+CALLBACK_MAX_AGE_SECONDS = env.int("CALLBACK_MAX_AGE_SECONDS", default=300)
+if not 60 <= CALLBACK_MAX_AGE_SECONDS <= 86400:
+    raise ImproperlyConfigured(
+        f"CALLBACK_MAX_AGE_SECONDS is {CALLBACK_MAX_AGE_SECONDS}: write a number of seconds "
+        "from 60 (vendors retry for about a minute) to 86400 (a day), e.g. 300."
+    )
 # A ban still pending this long after it was accepted is dispatched again by `reconcile`.
 DISPATCH_GRACE_SECONDS = env.int("DISPATCH_GRACE_SECONDS", default=30)
 # One clock reconciles this often (dispatches what Redis lost, re-applies, sweeps, prunes).

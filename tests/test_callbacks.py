@@ -1,15 +1,21 @@
 """The room callback endpoint: signed deliveries become presence, once; nothing else gets in."""
 
+import http.client
 import json
+import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import redis
+import requests
+import time_machine
 from django.test import Client
 
+from moderation import presence, services
 from moderation import redis as moderation_redis
-from moderation import services
-from moderation.models import Ban, CallbackDelivery, Presence
+from moderation.models import Ban, CallbackDelivery, CallbackNonce, Presence
+from moderation.vendors import tencent, volcengine, zego
 
 from .support.bans import active_ban
 from .support.callbacks import post_callback, signed_callback
@@ -136,6 +142,279 @@ def test_a_delivery_signed_a_day_ago_is_refused(callback_app, client, redis_conn
     response = post_callback(client, app, headers, body)
 
     assert response.status_code == 403
+    assert stored() == (0, 0)
+
+
+# --- Replays and stale deliveries ---------------------------------------------------------------
+
+REUSED = "the signature was already used for another delivery"
+
+
+def presence_rows():
+    return sorted(
+        Presence.objects.values_list("room_id", "user_id", "in_room", "event_at", "left_reason")
+    )
+
+
+def zego_with(body, **changes):
+    """The same ZEGO delivery, signature, timestamp and nonce unchanged, with other fields."""
+    return json.dumps({**json.loads(body), **changes}).encode()
+
+
+def test_a_zego_delivery_replayed_with_another_user_event_or_room_is_refused_and_changes_nothing(
+    callback_app, client, redis_connection
+):
+    app = callback_app("zego")
+    headers, body = signed_callback("zego", "join", "live-1", "member")
+    assert post_callback(client, app, headers, body).json() == {"code": 0}
+    kept = presence_rows(), CallbackDelivery.objects.count()
+
+    for changes in (
+        {"user_account": "victim"},
+        {"event": "room_logout"},  # would mark the member as gone
+        {"room_id": "other-room"},
+        {"user_account": "victim", "event": "room_logout", "room_id": "other-room"},
+    ):
+        replay = post_callback(client, app, headers, zego_with(body, **changes))
+
+        assert replay.status_code == 403, changes
+        assert replay.json() == {"code": 403, "error": REUSED}
+    assert (presence_rows(), CallbackDelivery.objects.count()) == kept
+    assert CallbackDelivery.objects.get().user_id == "member"
+
+
+def test_the_same_zego_delivery_resent_unchanged_is_a_harmless_duplicate(
+    callback_app, client, redis_connection
+):
+    app = callback_app("zego")
+    delivery = signed_callback("zego", "join", "live-1", "member")
+    post_callback(client, app, *delivery)
+    post_callback(client, app, delivery[0], zego_with(delivery[1], user_account="victim"))
+
+    again = post_callback(client, app, *delivery)
+
+    assert again.status_code == 200
+    assert again.json() == {"code": 0, "duplicate": True}
+    assert CallbackDelivery.objects.count() == CallbackNonce.objects.count() == 1
+
+
+def test_a_zego_signature_spent_on_an_event_the_product_ignores_cannot_carry_a_join(
+    callback_app, client, redis_connection
+):
+    app = callback_app("zego")
+    headers, body = signed_callback("zego", "join", "live-1", "intruder")
+
+    ignored = post_callback(client, app, headers, zego_with(body, event="room_create"))
+    join = post_callback(client, app, headers, body)
+
+    assert ignored.json() == {"code": 0, "ignored": True}
+    assert join.status_code == 403
+    assert join.json()["error"] == REUSED
+    assert stored() == (0, 0)
+
+
+def test_a_new_zego_signature_on_a_retried_event_is_a_duplicate_and_is_remembered(
+    callback_app, client, redis_connection
+):
+    """ZEGO may sign a retry anew: the event acts once, and the retry's pair is spent too."""
+    app = callback_app("zego")
+    headers, body = signed_callback("zego", "join", "live-1", "member")
+    retry = json.loads(body)
+    retry.update(
+        nonce="777",
+        signature=zego.callback_signature(
+            secret=app.callback_secret, timestamp=retry["timestamp"], nonce="777"
+        ),
+    )
+    retry = json.dumps(retry).encode()
+
+    post_callback(client, app, headers, body)
+    again = post_callback(client, app, headers, retry)
+    forged = post_callback(client, app, headers, zego_with(retry, user_account="victim"))
+
+    assert again.json() == {"code": 0, "duplicate": True}
+    assert forged.status_code == 403
+    assert CallbackNonce.objects.count() == 2
+    assert list(Presence.objects.values_list("user_id", flat=True)) == ["member"]
+
+
+def post_at_once(url, bodies):
+    """POSTs every body at the same moment, each on its own connection; their statuses."""
+    barrier = threading.Barrier(len(bodies))
+    statuses = [None] * len(bodies)
+
+    def post(n):
+        barrier.wait()
+        statuses[n] = requests.post(
+            url, data=bodies[n], headers={"Content-Type": "application/json"}, timeout=30
+        ).status_code
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_of_deliveries_at_once_sharing_one_zego_signature_only_one_body_is_kept(
+    callback_app, live_server, redis_connection
+):
+    app = callback_app("zego")
+    _headers, body = signed_callback("zego", "join", "live-1", "member")
+    bodies = [zego_with(body, user_account=f"forged-{n}") for n in range(4)]
+
+    statuses = post_at_once(f"{live_server.url}/callbacks/{app.callback_id}/", bodies)
+
+    assert sorted(statuses) == [200, 403, 403, 403]
+    assert CallbackDelivery.objects.count() == CallbackNonce.objects.count() == 1
+    assert Presence.objects.count() == 1
+
+
+def test_two_identical_forgeries_at_once_after_the_real_delivery_are_both_refused(
+    callback_app, live_server, redis_connection
+):
+    app = callback_app("zego")
+    url = f"{live_server.url}/callbacks/{app.callback_id}/"
+    _headers, body = signed_callback("zego", "join", "live-1", "member")
+    assert requests.post(url, data=body, timeout=30).status_code == 200
+    forged = zego_with(body, user_account="victim")
+
+    statuses = post_at_once(url, [forged, forged])
+
+    assert statuses == [403, 403]
+    assert list(Presence.objects.values_list("user_id", flat=True)) == ["member"]
+    assert CallbackDelivery.objects.count() == 1
+
+
+def test_two_identical_unseen_deliveries_at_once_act_once(
+    callback_app, live_server, redis_connection
+):
+    app = callback_app("zego")
+    _headers, body = signed_callback("zego", "join", "live-1", "member")
+
+    statuses = post_at_once(f"{live_server.url}/callbacks/{app.callback_id}/", [body, body])
+
+    assert statuses == [200, 200]
+    assert CallbackDelivery.objects.count() == CallbackNonce.objects.count() == 1
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_delivery_signed_6_minutes_ago_or_ahead_is_refused_and_4_minutes_ago_is_kept(
+    vendor, callback_app, client, redis_connection
+):
+    app = callback_app(vendor)
+    room = ROOM[vendor]
+
+    old = post_callback(client, app, *signed_callback(vendor, "join", room, "old", signed_ago=360))
+    ahead = post_callback(
+        client, app, *signed_callback(vendor, "join", room, "ahead", signed_ago=-360)
+    )
+    recent = post_callback(
+        client, app, *signed_callback(vendor, "join", room, "recent", signed_ago=240)
+    )
+
+    assert (old.status_code, ahead.status_code, recent.status_code) == (403, 403, 200)
+    assert "signed too long ago" in old.json()["error"]
+    assert list(Presence.objects.values_list("user_id", flat=True)) == ["recent"]
+    assert CallbackDelivery.objects.count() == 1
+
+
+def test_callback_max_age_seconds_sets_the_acceptance_window(
+    settings, callback_app, client, redis_connection
+):
+    app = callback_app("zego")
+
+    settings.CALLBACK_MAX_AGE_SECONDS = 600
+    six_minutes = post_callback(
+        client, app, *signed_callback("zego", "join", "r", "a", signed_ago=360)
+    )
+    settings.CALLBACK_MAX_AGE_SECONDS = 120
+    four_minutes = post_callback(
+        client, app, *signed_callback("zego", "join", "r", "b", signed_ago=240)
+    )
+
+    assert (six_minutes.status_code, four_minutes.status_code) == (200, 403)
+    assert list(Presence.objects.values_list("user_id", flat=True)) == ["a"]
+
+
+def test_a_zego_signature_forgotten_by_prune_is_refused_by_its_age_instead(
+    callback_app, client, redis_connection
+):
+    app = callback_app("zego")
+    headers, body = signed_callback("zego", "join", "live-1", "member")
+    post_callback(client, app, headers, body)
+
+    with time_machine.travel(time.time() + 301):
+        assert presence.prune() == 1
+        assert CallbackNonce.objects.count() == 0
+        replay = post_callback(client, app, headers, zego_with(body, user_account="victim"))
+
+    assert replay.status_code == 403
+    assert "signed too long ago" in replay.json()["error"]
+    assert list(Presence.objects.values_list("user_id", flat=True)) == ["member"]
+
+
+def test_a_tencent_delivery_without_callback_ts_is_refused_and_changes_nothing(
+    callback_app, client, redis_connection
+):
+    app = callback_app("tencent")
+    headers, body = signed_callback("tencent", "join", "7", "u")
+    fields = json.loads(body)
+    del fields["CallbackTs"]
+    body = json.dumps(fields).encode()
+    headers["Sign"] = tencent.callback_signature(secret=app.callback_secret, body=body)
+
+    response = post_callback(client, app, headers, body)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "the delivery carries no time it was sent (CallbackTs)"
+    assert stored() == (0, 0)
+
+
+@pytest.mark.parametrize("event_time", [None, "", "soon", "2026-12-01T10:00:00", "12:00"])
+def test_a_volcengine_delivery_without_a_readable_event_time_is_refused_and_changes_nothing(
+    event_time, callback_app, client, redis_connection
+):
+    app = callback_app("volcengine")
+    headers, body = signed_callback("volcengine", "join", "lobby", "u")
+    fields = json.loads(body)
+    if event_time is None:
+        del fields["EventTime"]
+    else:
+        fields["EventTime"] = event_time  # no zone, or no time at all
+    fields["Signature"] = volcengine.callback_signature(secret=app.callback_secret, fields=fields)
+
+    response = post_callback(client, app, headers, json.dumps(fields).encode())
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "the delivery carries no time it was sent (EventTime)"
+    assert stored() == (0, 0)
+
+
+def test_a_chunked_body_without_a_content_length_is_answered_411(
+    callback_app, live_server, redis_connection
+):
+    """Sent over a real connection: the test client always sets a Content-Length."""
+    app = callback_app("zego")
+    _headers, body = signed_callback("zego", "join", "live-1", "member")
+    server = urlsplit(live_server.url)
+    connection = http.client.HTTPConnection(server.hostname, server.port, timeout=10)
+    try:
+        # An iterable body with no length: http.client sends it chunked.
+        connection.request(
+            "POST",
+            f"/callbacks/{app.callback_id}/",
+            body=iter([body[:20], body[20:]]),
+            headers={"Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+
+    assert response.status == 411
+    assert "Content-Length" in answer["error"]
     assert stored() == (0, 0)
 
 

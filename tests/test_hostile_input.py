@@ -28,6 +28,7 @@ from moderation.models import (
     ApiToken,
     Ban,
     CallbackDelivery,
+    CallbackNonce,
     ModerationLog,
     Presence,
     Room,
@@ -70,6 +71,7 @@ def stored():
         VendorCall.objects.count(),
         Presence.objects.count(),
         CallbackDelivery.objects.count(),
+        CallbackNonce.objects.count(),
         ApiToken.objects.count(),
     )
 

@@ -1,14 +1,15 @@
 """Room presence: newest event wins, closes empty rooms, our kicks count, old rows are pruned."""
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from moderation import presence, services
-from moderation.models import Ban, CallbackDelivery, Presence, PublishedStream
-from moderation.vendors import RoomEvent
+from moderation.models import Ban, CallbackDelivery, CallbackNonce, Presence, PublishedStream
+from moderation.vendors import RoomEvent, SignedPair
 
 from .support.bans import active_ban
 
@@ -119,6 +120,46 @@ def test_reconcile_prunes_old_deliveries_and_long_gone_presence(zego_app, redis_
     assert services.reconcile()["pruned"] == 3
 
     assert list(Presence.objects.values_list("user_id", flat=True)) == ["stays"]
+
+
+def signed_pair(nonce, *, signed_ago=0.0, body="body"):
+    return SignedPair(
+        timestamp=str(int(time.time() - signed_ago)),
+        nonce=nonce,
+        body_sha256=body,
+        sent_at=time.time() - signed_ago,
+    )
+
+
+def test_a_signed_pair_is_kept_with_its_delivery_and_refused_with_another_body(zego_app):
+    pair = signed_pair("1")
+    join = event("join", "r", "u")
+
+    assert presence.record(app=zego_app, event=join, signed_pair=pair) is True
+    with pytest.raises(presence.SignatureReused):
+        presence.record(
+            app=zego_app, event=event("leave", "r", "u"), signed_pair=replace(pair, body_sha256="x")
+        )
+    assert presence.record(app=zego_app, event=join, signed_pair=pair) is False
+
+    assert (CallbackNonce.objects.count(), CallbackDelivery.objects.count()) == (1, 1)
+    assert presence.is_in(app=zego_app, room_id="r", user_id="u")
+
+
+def test_prune_forgets_signed_pairs_past_the_window_and_keeps_younger_ones(zego_app, settings):
+    settings.CALLBACK_MAX_AGE_SECONDS = 300
+    pairs = {
+        n: signed_pair(n, signed_ago=ago)
+        for n, ago in (("old", 310), ("young", 290), ("ahead", -200))
+    }
+    for pair in pairs.values():
+        presence.record(app=zego_app, event=None, signed_pair=pair)
+
+    assert presence.prune() == 1
+
+    kept = set(CallbackNonce.objects.values_list("pair", flat=True))
+    assert kept == {pairs["young"].key, pairs["ahead"].key}
+    assert CallbackDelivery.objects.count() == 0  # an ignored event keeps only its pair
 
 
 def test_zegos_own_whole_room_ban_sets_a_room_rule_then_closes_the_room(

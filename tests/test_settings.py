@@ -91,6 +91,13 @@ def test_it_names_the_credential_key_that_is_not_a_fernet_key():
     assert "CREDENTIAL_KEYS entry 2 is not a Fernet key" in result.stderr
 
 
+@pytest.mark.parametrize("seconds", ["10", "86401"])
+def test_it_refuses_a_callback_window_outside_a_minute_to_a_day_and_says_what_to_write(seconds):
+    result = run_django("check", **production_env(CALLBACK_MAX_AGE_SECONDS=seconds))
+    assert result.returncode != 0
+    assert f"CALLBACK_MAX_AGE_SECONDS is {seconds}: write a number of seconds" in result.stderr
+
+
 def test_it_starts_in_debug_without_secrets():
     result = run_django("check", DEBUG="true", SECRET_KEY="", CREDENTIAL_KEYS="")
     assert result.returncode == 0, result.stderr

@@ -22,7 +22,7 @@ from .. import bancheck, presence, redis
 from ..messages import N_, Text
 from ..models import Ban, ModerationLog, Presence, VendorApp
 from ..transactions import writing
-from ..vendors import RoomEvent
+from ..vendors import Delivery, RoomEvent
 from ..vendors.base import VendorInputError
 from .queue import enqueue_rekick, enqueue_stop_stream, retry_delay
 from .records import log_many, result_details, said
@@ -39,14 +39,19 @@ SWEEP_RETRY_SECONDS = 600
 SWEEP_LIMIT = 1000
 
 
-def receive_room_event(*, app: VendorApp, event: RoomEvent) -> bool:
+def receive_room_event(*, app: VendorApp, delivery: Delivery) -> bool:
     """Keeps presence from one verified room (or stream) callback; a banned user entering is
     kicked again, a muted user's new stream is stopped.
 
-    Returns False for a delivery seen before (the vendors retry): it changes nothing.
+    Returns False for a delivery seen before (the vendors retry): it changes nothing. Raises
+    presence.SignatureReused, keeping nothing, when a signature that leaves the body out comes
+    back with another body.
     """
-    if not presence.record(app=app, event=event):
+    event = delivery.event
+    if not presence.record(app=app, event=event, signed_pair=delivery.signed_pair):
         return False
+    if event is None:
+        return True
     if event.kind == RoomEvent.PUBLISH:
         try:
             answer = bancheck.covering_ban(app, event.room_id, event.user_id)

@@ -13,7 +13,9 @@ from .base import (
     CallbackRefused,
     CallResult,
     Capabilities,
+    Delivery,
     RoomEvent,
+    SignedPair,
     VendorClient,
     VendorInputError,
     VendorRequest,
@@ -48,7 +50,9 @@ def capabilities_for(vendor: str, *, native_ban: bool = False) -> Capabilities:
 
 
 # Each vendor module verifies and reads its own room callbacks: (headers, body, secret, app id)
-# -> RoomEvent | None, raising CallbackRefused (bad signature) or CallbackInvalid (bad body).
+# -> Delivery (the RoomEvent, None for events the product ignores; when it was sent; the signed
+# pair where the signature leaves the body out), raising CallbackRefused (bad signature, no time
+# it was sent) or CallbackInvalid (bad body).
 CALLBACK_READERS = {
     "volcengine": volcengine.read_callback,
     "zego": zego.read_callback,
@@ -56,7 +60,7 @@ CALLBACK_READERS = {
 }
 
 
-def read_callback(vendor: str, headers, body: bytes, *, secret: str, app_id: str):
+def read_callback(vendor: str, headers, body: bytes, *, secret: str, app_id: str) -> Delivery:
     return CALLBACK_READERS[vendor](headers, body, secret=secret, app_id=app_id)
 
 
@@ -68,7 +72,9 @@ __all__ = [
     "CallbackInvalid",
     "CallbackRefused",
     "Capabilities",
+    "Delivery",
     "RoomEvent",
+    "SignedPair",
     "TencentClient",
     "VendorClient",
     "VendorInputError",

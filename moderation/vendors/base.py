@@ -221,14 +221,44 @@ class RoomEvent:
     delivery_key: str
     vendor_event: str  # the vendor's own name for it, e.g. room_login or 103
     reason: str = ""
-    # When the vendor signed this delivery (Unix seconds), where it says: replays of old
-    # deliveries are refused by age, younger ones by the deduplication key.
-    sent_at: float | None = None
     stream_id: str = ""  # PUBLISH and UNPUBLISH: the client's stream id (ZEGO stream_alias)
 
 
+@dataclass(frozen=True)
+class SignedPair:
+    """What a signature that leaves the body out vouches for (ZEGO signs only `timestamp` and
+    `nonce`), with the body it came with: within the acceptance window the pair may come again
+    with this body only, so a replay with other fields is refused."""
+
+    timestamp: str  # exactly as signed
+    nonce: str
+    body_sha256: str
+    sent_at: float  # the timestamp read as Unix seconds: the pair is forgotten once it is old
+
+    @property
+    def key(self) -> str:
+        return delivery_key(self.timestamp, self.nonce)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One verified callback delivery: what it says, and what its signature vouches for."""
+
+    event: RoomEvent | None  # None: an event the product ignores
+    # When the vendor signed it (Unix seconds): deliveries signed further from now than the
+    # acceptance window are refused; within it, a repeated event acts once (its delivery key).
+    sent_at: float
+    # Set exactly where the signature does not cover the body (ZEGO).
+    signed_pair: SignedPair | None = None
+
+    @property
+    def signature_covers_body(self) -> bool:
+        return self.signed_pair is None
+
+
 class CallbackRefused(Exception):
-    """The callback's signature is missing or wrong: nothing in it may be believed (403)."""
+    """Nothing in the callback may be believed (403): its signature is missing or wrong, or it
+    carries no time it was sent, so that it cannot be told from a replay."""
 
 
 class CallbackInvalid(ValueError):
@@ -239,6 +269,10 @@ def delivery_key(*parts) -> str:
     """A fixed-length key from the fields that identify one event across retried deliveries."""
     material = "\x1f".join(str(part) for part in parts)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def no_sent_time(name: str) -> CallbackRefused:
+    return CallbackRefused(f"the delivery carries no time it was sent ({name})")
 
 
 def callback_object(body: bytes) -> dict:

@@ -23,6 +23,7 @@ from .base import (
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
+    Delivery,
     Envelope,
     HttpCall,
     RoomEvent,
@@ -34,6 +35,7 @@ from .base import (
     callback_text,
     delivery_key,
     event_ms,
+    no_sent_time,
 )
 
 DISMISS_SUMMARY = N_("dismiss room {room}, removing everyone")
@@ -319,8 +321,11 @@ def callback_signature(*, secret: str, body: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
-    """Verifies and reads room events 102-104; None for the events the product ignores."""
+def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> Delivery:
+    """Verifies and reads room events 102-104 (any other event is read as None).
+
+    The signature covers the raw body, `CallbackTs` (when it was sent) included.
+    """
     sign = headers.get("Sign") or ""
     if not sign:
         raise CallbackRefused("the callback carries no Sign header")
@@ -338,7 +343,7 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     group = callback_integer(data, "EventGroupId")
     event_type = callback_integer(data, "EventType")
     if group != EVENT_GROUP_ROOM or event_type not in (DISMISS_ROOM, ENTER_ROOM, EXIT_ROOM):
-        return None
+        return Delivery(event=None, sent_at=_sent_at(data))
     info = data.get("EventInfo")
     if not isinstance(info, dict):
         raise CallbackInvalid("EventInfo is missing")
@@ -347,11 +352,8 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     seconds = callback_integer(info, "EventTs")
     milliseconds = callback_integer(info, "EventMsTs", required=False)
     at_ms = event_ms(milliseconds if milliseconds is not None else seconds * 1000, "EventTs")
-    sent_ms = callback_integer(data, "CallbackTs", required=False)
-    if sent_ms is not None:
-        event_ms(sent_ms, "CallbackTs")
     kind = {DISMISS_ROOM: RoomEvent.CLOSE, ENTER_ROOM: RoomEvent.JOIN, EXIT_ROOM: RoomEvent.LEAVE}
-    return RoomEvent(
+    event = RoomEvent(
         kind=kind[event_type],
         room_id=room_id,
         user_id=user_id,
@@ -369,5 +371,13 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         ),
         vendor_event=str(event_type),
         reason=callback_text(info, "Reason", required=False, max_length=32),
-        sent_at=sent_ms / 1000 if sent_ms is not None else None,
     )
+    return Delivery(event=event, sent_at=_sent_at(data))
+
+
+def _sent_at(data: dict) -> float:
+    """CallbackTs, when Tencent sent this delivery (Unix ms): a new one with each retry."""
+    sent_ms = callback_integer(data, "CallbackTs", required=False)
+    if sent_ms is None:
+        raise no_sent_time("CallbackTs")
+    return event_ms(sent_ms, "CallbackTs") / 1000

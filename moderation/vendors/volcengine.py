@@ -20,6 +20,7 @@ from .base import (
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
+    Delivery,
     Envelope,
     HttpCall,
     RoomEvent,
@@ -31,6 +32,7 @@ from .base import (
     callback_text,
     delivery_key,
     event_ms,
+    no_sent_time,
 )
 
 A_USER = N_("user {user}")
@@ -393,9 +395,9 @@ def callback_signature(*, secret: str, fields: dict[str, str]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def _event_time(value) -> float | None:
-    """EventTime as Unix seconds: RFC 3339 text or milliseconds, whichever the vendor sends;
-    None when it says no time we can read (then age is not checked: EventId still dedupes)."""
+def _event_time(value) -> float:
+    """EventTime, when Volcengine sent the delivery, as Unix seconds: RFC 3339 text with a zone,
+    or milliseconds, whichever the vendor sends. Refused when it says no time we can read."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
         if len(value) > 16:
             raise CallbackInvalid("EventTime is not a time between 1970 and 9999")
@@ -406,17 +408,20 @@ def _event_time(value) -> float | None:
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return None
+            raise no_sent_time("EventTime") from None
         if parsed.tzinfo is None:
-            return None
+            raise no_sent_time("EventTime")
         seconds = parsed.timestamp()
     else:
-        return None
+        raise no_sent_time("EventTime")
     return event_ms(seconds * 1000, "EventTime") / 1000
 
 
-def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
-    """Verifies and reads room membership events; None for the events the product ignores."""
+def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> Delivery:
+    """Verifies and reads room membership events (any other event is read as None).
+
+    The signature covers every field read, `EventTime` (when it was sent) included.
+    """
     data = callback_object(body)
     signature = data.get("Signature")
     if not isinstance(signature, str) or not signature:
@@ -430,7 +435,7 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         raise CallbackInvalid(f"the callback is for Volcengine app {str(data.get('AppId'))[:64]!r}")
     event = callback_text(data, "EventType", max_length=64)
     if event not in JOIN_EVENTS | LEAVE_EVENTS | CLOSE_EVENTS:
-        return None
+        return Delivery(event=None, sent_at=_event_time(data.get("EventTime")))
     event_id = callback_text(data, "EventId", max_length=128)
     try:
         event_data = json.loads(data.get("EventData") or "")
@@ -442,14 +447,14 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     user_id = "" if event in CLOSE_EVENTS else callback_text(event_data, "UserId", max_length=128)
     sent_at = _event_time(data.get("EventTime"))
     at_ms = callback_integer(event_data, "Timestamp", required=False)
-    at_ms = int((sent_at or 0) * 1000) if at_ms is None else event_ms(at_ms, "Timestamp")
+    at_ms = int(sent_at * 1000) if at_ms is None else event_ms(at_ms, "Timestamp")
     if event in JOIN_EVENTS:
         kind = RoomEvent.JOIN
     elif event in LEAVE_EVENTS:
         kind = RoomEvent.LEAVE
     else:
         kind = RoomEvent.CLOSE
-    return RoomEvent(
+    room_event = RoomEvent(
         kind=kind,
         room_id=room_id,
         user_id=user_id,
@@ -457,5 +462,5 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         delivery_key=delivery_key("volcengine", event, event_id),
         vendor_event=event,
         reason=callback_text(event_data, "Reason", required=False, max_length=64),
-        sent_at=sent_at,
     )
+    return Delivery(event=room_event, sent_at=sent_at)

@@ -16,9 +16,11 @@ from .base import (
     CallbackInvalid,
     CallbackRefused,
     Capabilities,
+    Delivery,
     Envelope,
     HttpCall,
     RoomEvent,
+    SignedPair,
     VendorClient,
     VendorInputError,
     VendorRequest,
@@ -350,8 +352,13 @@ def _callback_fields(body: bytes) -> dict:
     raise CallbackInvalid("the body is neither JSON nor a form")
 
 
-def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEvent | None:
-    """Verifies and reads room_login / room_logout; None for events the product ignores."""
+def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> Delivery:
+    """Verifies and reads room_login / room_logout and the stream callbacks (any other event is
+    read as None).
+
+    The signature covers the secret, `timestamp` and `nonce` only, not the body: the delivery
+    carries that pair, which the caller accepts with one body only.
+    """
     data = _callback_fields(body)
     signature = data.get("signature")
     timestamp, nonce = data.get("timestamp"), data.get("nonce")
@@ -362,11 +369,24 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         raise CallbackRefused("the callback signature does not match the callback secret")
     if callback_text(data, "appid", max_length=64) != app_id:
         raise CallbackInvalid(f"the callback is for ZEGO app {str(data.get('appid'))[:64]!r}")
+    sent_ms = event_ms(callback_integer(data, "timestamp") * 1000, "timestamp")
+    pair = SignedPair(
+        timestamp=str(timestamp),
+        nonce=str(nonce),
+        body_sha256=hashlib.sha256(body).hexdigest(),
+        sent_at=sent_ms / 1000,
+    )
     event = callback_text(data, "event", max_length=64)
     if event in ("stream_create", "stream_close"):
-        return _stream_event(data, event)
-    if event not in ("room_login", "room_logout"):
-        return None
+        room_event = _stream_event(data, event, sent_ms)
+    elif event in ("room_login", "room_logout"):
+        room_event = _room_event(data, event, sent_ms)
+    else:
+        room_event = None
+    return Delivery(event=room_event, sent_at=sent_ms / 1000, signed_pair=pair)
+
+
+def _room_event(data: dict, event: str, sent_ms: int) -> RoomEvent:
     room_id = unquote(callback_text(data, "room_id", max_length=512))
     user_id = unquote(callback_text(data, "user_account", max_length=512))
     for name, value in (("room_id", room_id), ("user_account", user_id)):
@@ -375,7 +395,6 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
     login = event == "room_login"
     time_field = "login_time" if login else "logout_time"
     at_ms = callback_integer(data, time_field, required=False)
-    sent_ms = event_ms(callback_integer(data, "timestamp") * 1000, "timestamp")
     at_ms = sent_ms if at_ms is None else event_ms(at_ms, time_field)
     return RoomEvent(
         kind=RoomEvent.JOIN if login else RoomEvent.LEAVE,
@@ -394,11 +413,10 @@ def read_callback(headers, body: bytes, *, secret: str, app_id: str) -> RoomEven
         ),
         vendor_event=event,
         reason=callback_text(data, "reason", required=False, max_length=32),
-        sent_at=sent_ms / 1000,
     )
 
 
-def _stream_event(data: dict, event: str) -> RoomEvent:
+def _stream_event(data: dict, event: str, sent_ms: int) -> RoomEvent:
     """stream_create / stream_close: who publishes which stream (`stream_alias`) in which room."""
     fields = {}
     # ZEGO names the room and the user twice; either name will do.
@@ -408,7 +426,6 @@ def _stream_event(data: dict, event: str) -> RoomEvent:
     for name in ("room_id", "user_id", "stream_alias"):
         fields[name] = unquote(callback_text(data, name, max_length=1024))
         callback_text({name: fields[name]}, name, max_length=256 if name == "stream_alias" else 128)
-    sent_ms = event_ms(callback_integer(data, "timestamp") * 1000, "timestamp")
     created = callback_integer(data, "create_time", required=False)
     created_ms = sent_ms if created is None else event_ms(created, "create_time")
     # A close is no older than the stream it closes, whichever time ZEGO puts in create_time.
@@ -428,6 +445,5 @@ def _stream_event(data: dict, event: str) -> RoomEvent:
         ),
         vendor_event=event,
         reason=callback_text(data, "type", required=False, max_length=32),
-        sent_at=sent_ms / 1000,
         stream_id=fields["stream_alias"],
     )

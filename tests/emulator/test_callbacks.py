@@ -84,9 +84,10 @@ def wait_for(condition, timeout=5.0):
 
 
 def read(vendor, headers, body):
+    """The room event the product reads from one delivery."""
     return read_callback(
         vendor, headers, body, secret=SECRETS[vendor], app_id=APPS[vendor]["app_id"]
-    )
+    ).event
 
 
 @pytest.mark.parametrize("vendor", ["volcengine", "zego", "tencent"])

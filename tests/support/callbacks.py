@@ -2,14 +2,27 @@
 
 import time
 
+import time_machine
+
 from rtc_emulator import core as emulator_core
 from rtc_emulator.rooms import Change
 
 from ..conftest import CALLBACK_SECRETS, EMULATED_APPS
 
 
-def signed_callback(vendor, kind, room_id, user_id, *, at=None, secret=None, reason="left"):
-    """(headers, body) of one signed join or leave, built by the emulator's vendor module."""
+def signed_callback(
+    vendor, kind, room_id, user_id, *, at=None, secret=None, reason="left", signed_ago=0
+):
+    """(headers, body) of one signed join or leave, built by the emulator's vendor module.
+
+    `signed_ago`: seconds before now at which the vendor signed it (negative: ahead of us); the
+    vendor's clock is moved, so its event time and every time it signs move with it.
+    """
+    if signed_ago:
+        with time_machine.travel(time.time() - signed_ago, tick=False):
+            return signed_callback(
+                vendor, kind, room_id, user_id, at=at, secret=secret, reason=reason
+            )
     app_id, _, key_id, api_secret = EMULATED_APPS[vendor]
     app = emulator_core.App(
         vendor=vendor,

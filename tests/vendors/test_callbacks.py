@@ -52,22 +52,45 @@ def test_zego_callback_signature_matches_the_documented_vector():
 
 
 def test_it_reads_a_zego_login_with_url_encoded_ids():
-    event = read_callback("zego", {}, zego_body(), secret=SECRET, app_id="1234567890")
+    delivery = read_callback("zego", {}, zego_body(), secret=SECRET, app_id="1234567890")
+    event = delivery.event
 
     assert (event.kind, event.room_id, event.user_id) == (RoomEvent.JOIN, "live 1001", "troll@home")
     assert event.at_ms == 1700000000123
-    assert event.sent_at == 1700000000
+    assert delivery.sent_at == 1700000000
     assert event.vendor_event == "room_login"
 
 
+def test_a_zego_delivery_carries_its_signed_pair_and_the_hash_of_its_body():
+    body = zego_body()
+
+    delivery = read_callback("zego", {}, body, secret=SECRET, app_id="1234567890")
+
+    assert not delivery.signature_covers_body
+    pair = delivery.signed_pair
+    assert (pair.timestamp, pair.nonce, pair.sent_at) == ("1700000000", "350176", 1700000000)
+    assert pair.body_sha256 == hashlib.sha256(body).hexdigest()
+
+
+def test_a_zego_event_the_product_ignores_still_carries_its_signed_pair():
+    delivery = read_callback(
+        "zego", {}, zego_body(event="room_create"), secret=SECRET, app_id="1234567890"
+    )
+
+    assert delivery.event is None
+    assert delivery.signed_pair.nonce == "350176"
+
+
 def test_it_reads_a_zego_logout_with_its_reason():
-    event = read_callback("zego", {}, zego_body("room_logout"), secret=SECRET, app_id="1234567890")
+    event = read_callback(
+        "zego", {}, zego_body("room_logout"), secret=SECRET, app_id="1234567890"
+    ).event
 
     assert (event.kind, event.at_ms, event.reason) == (RoomEvent.LEAVE, 1700000100456, "3")
 
 
 def test_a_zego_retry_with_a_new_nonce_has_the_same_delivery_key():
-    first = read_callback("zego", {}, zego_body(), secret=SECRET, app_id="1234567890")
+    first = read_callback("zego", {}, zego_body(), secret=SECRET, app_id="1234567890").event
     nonce = "999999"
     retry = zego_body(
         nonce=nonce,
@@ -75,7 +98,7 @@ def test_a_zego_retry_with_a_new_nonce_has_the_same_delivery_key():
         signature=zego.callback_signature(secret=SECRET, timestamp="1700000004", nonce=nonce),
     )
 
-    again = read_callback("zego", {}, retry, secret=SECRET, app_id="1234567890")
+    again = read_callback("zego", {}, retry, secret=SECRET, app_id="1234567890").event
 
     assert again.delivery_key == first.delivery_key
 
@@ -83,9 +106,9 @@ def test_a_zego_retry_with_a_new_nonce_has_the_same_delivery_key():
 def test_it_reads_a_zego_callback_sent_as_a_form():
     form = "&".join(f"{k}={v}" for k, v in json.loads(zego_body()).items())
 
-    event = read_callback("zego", {}, form.encode(), secret=SECRET, app_id="1234567890")
+    delivery = read_callback("zego", {}, form.encode(), secret=SECRET, app_id="1234567890")
 
-    assert event.user_id == "troll@home"
+    assert delivery.event.user_id == "troll@home"
 
 
 @pytest.mark.parametrize(
@@ -114,7 +137,7 @@ def test_a_zego_callback_that_cannot_be_read_is_invalid(body):
 def test_zego_events_other_than_rooms_and_streams_are_ignored():
     body = zego_body(event="room_create")
 
-    assert read_callback("zego", {}, body, secret=SECRET, app_id="1234567890") is None
+    assert read_callback("zego", {}, body, secret=SECRET, app_id="1234567890").event is None
 
 
 def zego_stream_body(event="stream_create", **changes):
@@ -131,14 +154,16 @@ def zego_stream_body(event="stream_create", **changes):
 
 
 def test_it_reads_zego_stream_create_and_close_by_either_name_of_room_and_user():
-    created = read_callback("zego", {}, zego_stream_body(), secret=SECRET, app_id="1234567890")
+    created = read_callback(
+        "zego", {}, zego_stream_body(), secret=SECRET, app_id="1234567890"
+    ).event
     closed = read_callback(
         "zego",
         {},
         zego_stream_body("stream_close", room_id="live%201001", user_id="troll%40home", type="3"),
         secret=SECRET,
         app_id="1234567890",
-    )
+    ).event
 
     assert (created.kind, created.room_id, created.user_id) == (
         "publish",
@@ -195,13 +220,14 @@ def test_tencent_sign_is_base64_hmac_sha256_of_the_raw_body():
 
 def test_it_reads_tencent_enter_and_exit_with_a_numeric_room():
     body = tencent_body()
-    enter = read_callback(
+    delivery = read_callback(
         "tencent", tencent_headers(body), body, secret=SECRET, app_id="1400000001"
     )
+    enter = delivery.event
     exit_body = tencent_body(104, Reason=3)
     exit_ = read_callback(
         "tencent", tencent_headers(exit_body), exit_body, secret=SECRET, app_id="1400000001"
-    )
+    ).event
 
     assert (enter.kind, enter.room_id, enter.user_id, enter.at_ms) == (
         RoomEvent.JOIN,
@@ -210,7 +236,8 @@ def test_it_reads_tencent_enter_and_exit_with_a_numeric_room():
         1687770731831,
     )
     assert (exit_.kind, exit_.reason) == (RoomEvent.LEAVE, "3")
-    assert enter.sent_at == pytest.approx(1687770731.932)
+    assert delivery.sent_at == pytest.approx(1687770731.932)
+    assert delivery.signature_covers_body  # the raw body, CallbackTs included
 
 
 def test_a_tencent_retry_has_a_new_callback_time_and_the_same_delivery_key():
@@ -219,10 +246,10 @@ def test_a_tencent_retry_has_a_new_callback_time_and_the_same_delivery_key():
 
     first = read_callback(
         "tencent", tencent_headers(body), body, secret=SECRET, app_id="1400000001"
-    )
+    ).event
     again = read_callback(
         "tencent", tencent_headers(retry), retry, secret=SECRET, app_id="1400000001"
-    )
+    ).event
 
     assert again.delivery_key == first.delivery_key
 
@@ -253,12 +280,25 @@ def test_a_tencent_callback_for_another_sdk_app_id_is_invalid():
 
 
 def test_tencent_media_events_are_ignored():
-    body = json.dumps({"EventGroupId": 2, "EventType": 201, "EventInfo": {}}).encode()
+    body = json.dumps(
+        {"EventGroupId": 2, "EventType": 201, "CallbackTs": 1687770731932, "EventInfo": {}}
+    ).encode()
 
-    assert (
-        read_callback("tencent", tencent_headers(body), body, secret=SECRET, app_id="1400000001")
-        is None
+    delivery = read_callback(
+        "tencent", tencent_headers(body), body, secret=SECRET, app_id="1400000001"
     )
+
+    assert delivery.event is None
+
+
+@pytest.mark.parametrize("event_type", [103, 201])
+def test_a_tencent_callback_without_callback_ts_is_refused_naming_it(event_type):
+    fields = json.loads(tencent_body(event_type))
+    del fields["CallbackTs"]
+    body = json.dumps(fields).encode()
+
+    with pytest.raises(CallbackRefused, match=r"no time it was sent \(CallbackTs\)"):
+        read_callback("tencent", tencent_headers(body), body, secret=SECRET, app_id="1400000001")
 
 
 @pytest.mark.parametrize(
@@ -304,14 +344,17 @@ def test_volcengine_signature_is_sha256_of_the_sorted_values_and_the_secret():
 
 
 def test_it_reads_volcengine_join_and_leave():
-    join = read_callback("volcengine", {}, volcengine_body(), secret=SECRET, app_id="661e0000543cf")
+    delivery = read_callback(
+        "volcengine", {}, volcengine_body(), secret=SECRET, app_id="661e0000543cf"
+    )
+    join = delivery.event
     leave = read_callback(
         "volcengine",
         {},
         volcengine_body("UserLeaveRoom"),
         secret=SECRET,
         app_id="661e0000543cf",
-    )
+    ).event
 
     assert (join.kind, join.room_id, join.user_id, join.at_ms) == (
         RoomEvent.JOIN,
@@ -319,7 +362,8 @@ def test_it_reads_volcengine_join_and_leave():
         "u1",
         1700000000500,
     )
-    assert join.sent_at == pytest.approx(1700000000.6)
+    assert delivery.sent_at == pytest.approx(1700000000.6)
+    assert delivery.signature_covers_body  # every field read, EventTime included
     assert leave.kind == RoomEvent.LEAVE
     assert join.delivery_key != leave.delivery_key
 
@@ -348,7 +392,28 @@ def test_a_volcengine_callback_of_another_app_or_with_bad_event_data_is_invalid(
 def test_volcengine_recording_events_are_ignored():
     body = volcengine_body("RecordStarted")
 
-    assert read_callback("volcengine", {}, body, secret=SECRET, app_id="661e0000543cf") is None
+    delivery = read_callback("volcengine", {}, body, secret=SECRET, app_id="661e0000543cf")
+
+    assert delivery.event is None
+
+
+@pytest.mark.parametrize("event", ["UserJoinRoom", "RecordStarted"])
+@pytest.mark.parametrize(
+    "event_time", [None, "", "yesterday", "2023-11-14T22:13:20", "2023-11-14 soon"]
+)
+def test_a_volcengine_callback_without_a_readable_event_time_is_refused_naming_it(
+    event, event_time
+):
+    fields = json.loads(volcengine_body(event))
+    if event_time is None:
+        del fields["EventTime"]
+    else:
+        fields["EventTime"] = event_time
+    fields["Signature"] = volcengine.callback_signature(secret=SECRET, fields=fields)
+    body = json.dumps(fields).encode()
+
+    with pytest.raises(CallbackRefused, match=r"no time it was sent \(EventTime\)"):
+        read_callback("volcengine", {}, body, secret=SECRET, app_id="661e0000543cf")
 
 
 # --- ZEGO's own ban (SetForbidUserRule) ---
