@@ -11,15 +11,17 @@ vendor delivers again.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
+from functools import wraps
 
 from django.db import DatabaseError
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import services
+from . import metrics, services
 from .credentials import CredentialError
 from .models import VendorApp
 from .presence import SignatureReused, acceptance_window
@@ -38,7 +40,35 @@ def _answer(status: int, **payload) -> JsonResponse:
     return JsonResponse({"code": 0 if status == 200 else status, **payload}, status=status)
 
 
+VERDICTS = {
+    400: "invalid",
+    403: "refused",
+    404: "unknown",
+    405: "method",
+    411: "chunked",
+    413: "too_large",
+    503: "unavailable",
+}
+
+
+def _counted(view):
+    """Counts each delivery by vendor and verdict (rtc_moderation_callback_deliveries_total)."""
+
+    @wraps(view)
+    def counted(request, callback_id: str):
+        response = view(request, callback_id)
+        verdict = VERDICTS.get(response.status_code, "other")
+        if response.status_code == 200:
+            answer = json.loads(response.content)
+            verdict = next((k for k in ("duplicate", "ignored") if answer.get(k)), "accepted")
+        metrics.callback(getattr(request, "callback_vendor", ""), verdict)
+        return response
+
+    return counted
+
+
 @csrf_exempt
+@_counted
 def room_callback(request, callback_id: str):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -51,6 +81,7 @@ def room_callback(request, callback_id: str):
         return _answer(503, error="unavailable, deliver again later")
     if app is None:
         return _answer(404, error="no such callback URL")
+    request.callback_vendor = app.vendor
     length = request.META.get("CONTENT_LENGTH") or ""
     if not length and "HTTP_TRANSFER_ENCODING" in request.META:
         # A chunked body: WSGI servers (gunicorn) pass it without a length, and Django then

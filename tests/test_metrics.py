@@ -163,3 +163,25 @@ def test_expiry_lag_and_ban_checks_are_counted(scrape, client, emulated_app, api
         before, "rtc_moderation_expiry_lag_seconds_sum"
     )
     assert 2 <= lag_sum < 10
+
+
+def test_callback_deliveries_are_counted_by_vendor_and_verdict(
+    scrape, client, callback_app, redis_connection
+):
+    from .support.callbacks import signed_callback
+
+    app = callback_app("zego")
+    headers, body = signed_callback("zego", "join", "live-1", "fan")
+    url = f"/callbacks/{app.callback_id}/"
+    deliveries = "rtc_moderation_callback_deliveries_total"
+    before = scrape()
+
+    client.post(url, body, content_type=headers.get("Content-Type", "application/json"))
+    client.post(url, body, content_type=headers.get("Content-Type", "application/json"))
+    client.post(url, b"{}", content_type="application/json")
+
+    samples = scrape()
+    for verdict in ("accepted", "duplicate", "refused"):
+        assert value(samples, deliveries, vendor="zego", verdict=verdict) == (
+            value(before, deliveries, vendor="zego", verdict=verdict) + 1
+        )
