@@ -237,6 +237,14 @@ if LOG_FORMAT not in logs.FORMATS:
     )
 LOGGING = logs.logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
 
+# Error reports from web, worker and clock, scrubbed of secrets (moderation/sentry.py says how).
+# Unset: nothing is set up. SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by the SDK itself.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from moderation import sentry
+
+    sentry.init(SENTRY_DSN)
+
 # Vendor calls: at most the documented number per second, counted over a second plus this
 # margin, which absorbs clock and network jitter between us and the vendor.
 VENDOR_RATE_MARGIN_SECONDS = env.float("VENDOR_RATE_MARGIN_SECONDS", default=0.02)
