@@ -7,15 +7,30 @@ PY := $(VENV)/bin/python
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet .
+# The exact versions and hashes of the lock files, made from pyproject.toml's ranges by
+# `make lock`; installed again whenever a lock file changes. The project itself is not
+# installed: it has no package to install (`[tool.setuptools] packages = []`), and runs from here.
+$(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet ".[dev]"
+# requirements-dev.txt holds requirements.txt's versions (it is made under that constraint).
+$(VENV)/.installed-dev: requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
+
+# After a change to pyproject.toml's dependencies: the lock files again, keeping every version
+# that still fits. `make lock LOCK_ARGS=--upgrade` takes the newest of everything,
+# `LOCK_ARGS="--upgrade-package django"` of one package.
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+.PHONY: lock
+lock: $(VENV)/.installed-dev
+	$(PIP_COMPILE) --output-file requirements.txt pyproject.toml
+	$(PIP_COMPILE) --extra dev --constraint requirements.txt --output-file requirements-dev.txt \
+		pyproject.toml
 
 run: export DEBUG ?= true
 run: $(VENV)/.installed-run

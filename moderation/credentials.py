@@ -3,6 +3,8 @@
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from . import redaction
+
 
 class CredentialError(Exception):
     """A stored secret cannot be read: it was encrypted under a key no longer in CREDENTIAL_KEYS."""
@@ -13,18 +15,21 @@ def _fernet() -> MultiFernet:
 
 
 def encrypt(plaintext: str) -> str:
+    redaction.remember(plaintext)  # this process holds it now: never in its logs or reports
     return _fernet().encrypt(plaintext.encode("utf-8")).decode("ascii")
 
 
 def decrypt(token: str) -> str:
     try:
-        return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
+        plaintext = _fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken:
         # Never fall back to returning the stored value: that would send ciphertext as a secret.
         raise CredentialError(
             "A stored credential cannot be decrypted with any key in CREDENTIAL_KEYS: add the key "
             "it was encrypted with, or enter the credential again."
         ) from None
+    redaction.remember(plaintext)
+    return plaintext
 
 
 def reencrypt(token: str) -> str:

@@ -2,8 +2,36 @@ import contextlib
 import zoneinfo
 from urllib.parse import unquote
 
+from django.core.signals import request_finished
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
+
+from . import logs
+
+
+class RequestIdMiddleware:
+    """Gives each request an id: the X-Request-ID header a proxy sent when it looks like an id,
+    else a new one. Every log line of the request carries it (`logs.request_id`), and so does
+    the response's X-Request-ID header, which gunicorn's access line reads.
+
+    The id stays set until the response is closed: Django logs a 4xx or 5xx answer after the
+    middleware has returned, and gunicorn writes its access line before it closes the response.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        request_finished.connect(_forget_request_id, dispatch_uid="moderation.request_id")
+
+    def __call__(self, request):
+        request_id = logs.request_id_from(request.headers.get(logs.REQUEST_ID_HEADER))
+        logs.request_id.set(request_id)
+        response = self.get_response(request)
+        response[logs.REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def _forget_request_id(**kwargs):
+    logs.request_id.set(None)
 
 
 class ViewerTimezoneMiddleware:

@@ -3,7 +3,7 @@
 from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
-from . import liveness
+from . import liveness, logs
 
 
 class Worker(SimpleWorker):
@@ -28,8 +28,10 @@ class Worker(SimpleWorker):
         # restarted PostgreSQL or a connection past CONN_MAX_AGE is replaced.
         close_old_connections()
         liveness.begin(job.id)
+        token = logs.job_id.set(job.id)  # on every log line of the job, and its error reports
         try:
             return super().perform_job(job, queue, execution)
         finally:
+            logs.job_id.reset(token)
             liveness.end()
             close_old_connections()

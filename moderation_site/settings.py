@@ -5,11 +5,14 @@ Commands typed beside `make run` also read the `run.env` it writes (below)."""
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from moderation import logs, redaction
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -95,6 +98,7 @@ for _position, _key in enumerate(CREDENTIAL_KEYS, start=1):
         ) from exc
 if not CREDENTIAL_KEYS:
     raise ImproperlyConfigured("CREDENTIAL_KEYS is empty: give at least one Fernet key.")
+redaction.remember(SECRET_KEY, *CREDENTIAL_KEYS)  # never in a log line or an error report
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -117,7 +121,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: the load balancer's /healthz, before host checks and the HTTPS redirect.
+    # First: every response says its X-Request-ID, every log line of the request its request_id.
+    "moderation.middleware.RequestIdMiddleware",
+    # Then the load balancer's /healthz, before host checks and the HTTPS redirect.
     "moderation.health.HealthCheckMiddleware",
     "moderation.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -191,10 +197,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", _sqlite.get("init_command", "")]
     ).rstrip(";")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+redaction.remember(DATABASES["default"].get("PASSWORD"))
 
 # Without REDIS_URL, `make run` and `make test` start an embedded Redis and set REDIS_URL for
 # their children; this default is only what a bare `manage.py` would try.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+redaction.remember(urlsplit(REDIS_URL).password)
 RQ_QUEUES = {
     "moderation": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
 }
@@ -241,45 +249,25 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Log lines never carry a token's value, though a request line or URL may hold one (a token
-# server that put it in the query string): runserver's access log (django.server, configured
-# here as Django does, plus the filter), django.request (mail_admins included) and our console.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "moderation.accesslog.RedactSecrets"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "django.server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_secrets"],
-        },
-        "django.server": {
-            "class": "logging.StreamHandler",
-            "formatter": "django.server",
-            "level": "INFO",
-            "filters": ["redact_secrets"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "django.server": {
-            "handlers": ["django.server"],
-            "level": "INFO",
-            "propagate": False,
-            "filters": ["redact_secrets"],
-        },
-        "django.request": {"filters": ["redact_secrets"]},
-    },
-}
+# server that put it in the query string): runserver's access log (django.server),
+# django.request and the console all pass moderation.accesslog.RedactSecrets (logs.py).
+# Web (gunicorn's own lines too: gunicorn.conf.py), worker and clock log to standard error:
+# LOG_FORMAT=plain text lines (the default) or json, one object a line with the request_id of
+# a web request (also the response's X-Request-ID) or the job_id of an RQ job.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in logs.FORMATS:
+    raise ImproperlyConfigured(
+        f"LOG_FORMAT is {LOG_FORMAT!r}: set it to plain (the default) or json."
+    )
+LOGGING = logs.logging_config(LOG_FORMAT, env.str("LOG_LEVEL", default="INFO"))
+
+# Error reports from web, worker and clock, scrubbed of secrets (moderation/sentry.py says how).
+# Unset: nothing is set up. SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by the SDK itself.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from moderation import sentry
+
+    sentry.init(SENTRY_DSN)
 
 # Vendor calls: at most the documented number per second, counted over a second plus this
 # margin, which absorbs clock and network jitter between us and the vendor.

@@ -13,6 +13,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DEBUG", "false")
 # Not the database and Redis of a `make run` that may be up beside the tests (its run.env).
 os.environ["READ_RUN_ENV"] = "false"
+# Nor the Sentry project of a .env: the tests that report errors bring a transport of their own.
+os.environ["SENTRY_DSN"] = ""
 
 TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "15"))
 _embedded_redis = None

@@ -1,11 +1,14 @@
 """`manage.py clock`: the Procfile's `clock` process (moderation/clock.py says what it does)."""
 
+import logging
 import signal
 import threading
 
 from django.core.management.base import BaseCommand
 
 from moderation import clock
+
+log = logging.getLogger("moderation.clock")
 
 
 class Command(BaseCommand):
@@ -18,7 +21,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        self.stdout.write("Clock started: expiry and claims each second, reconcile every 15 s.")
-        self.stdout.flush()
+        # Log lines, not standard output: under LOG_FORMAT=json every line the clock writes is JSON.
+        log.info("Clock started: expiry and claims each second, reconcile every 15 s.")
         clock.run(stop)
-        self.stdout.write("Clock stopped.")
+        log.info("Clock stopped.")
