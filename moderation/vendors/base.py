@@ -599,7 +599,7 @@ class VendorClient:
     def load_json(content: bytes) -> dict | None:
         try:
             data = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep to read
             return None
         return data if isinstance(data, dict) else None
 
