@@ -3,17 +3,22 @@ from functools import partial
 from urllib.parse import urlencode
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db import models
+from django.db.models import Count, Q
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import admin_views, room_views, selectors
+from .forms import BoundedJSONField
 from .models import Ban, CannedReason, ModerationLog, Room, VendorApp, VendorCall
 from .templatetags.moderation import duration, remaining, said, vendor_said
 
@@ -33,7 +38,46 @@ def _admin_view(model_admin, function):
     return model_admin.admin_site.admin_view(wrapped)
 
 
+# Primary keys are 64-bit: a longer number is no row, and the database driver refuses it.
+MAX_ROW_ID = 2**63 - 1
+
+
+def _is_row_id(value: str) -> bool:
+    return value.isascii() and value.isdigit() and int(value) <= MAX_ROW_ID
+
+
+class ConsoleAdmin(admin.ModelAdmin):
+    """Django's ModelAdmin, without the 500 a crafted POST to a list's actions reaches."""
+
+    def response_action(self, request, queryset):
+        # Django filters by the selected ids as sent: one that is not a number (or too big for
+        # the column) raises instead of selecting nothing.
+        if not all(map(_is_row_id, request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))):
+            self.message_user(
+                request,
+                gettext(
+                    "Items must be selected in order to perform actions on them. No items have "
+                    "been changed."
+                ),
+                messages.WARNING,
+            )
+            return None
+        return super().response_action(request, queryset)
+
+
 # --- Vendor apps (staff) ------------------------------------------------------------------------
+
+
+class EndpointField(forms.URLField):
+    """A URL typed without a scheme means https (Django 6's default, chosen now). Whether the
+    URL will do is decided by VendorApp.clean with the vendor layer's parse_endpoint, the rule
+    the clients follow, and not by Django's URLValidator."""
+
+    default_validators = []
+
+
+# Rate limits: a flat object of up to 50 actions fits in well under this.
+RATE_LIMITS_MAX_CHARACTERS = 8192
 
 
 class VendorAppForm(forms.ModelForm):
@@ -44,8 +88,24 @@ class VendorAppForm(forms.ModelForm):
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
-    # A URL typed without a scheme means https (Django 6's default, chosen now).
-    endpoint = VendorApp._meta.get_field("endpoint").formfield(assume_scheme="https")
+    endpoint = VendorApp._meta.get_field("endpoint").formfield(
+        form_class=EndpointField,
+        assume_scheme="https",
+        help_text=_(
+            "Leave empty for the vendor's own endpoint. For a private deployment, its https:// "
+            "URL; plain http:// only to this machine, e.g. the vendor emulator at "
+            "http://127.0.0.1:8090/zego"
+        ),
+    )
+    # Refused by length and nesting before it is parsed (VendorApp.clean checks what is in it).
+    rate_limits = VendorApp._meta.get_field("rate_limits").formfield(
+        form_class=BoundedJSONField,
+        max_length=RATE_LIMITS_MAX_CHARACTERS,
+        max_depth=1,
+        error_messages={
+            "too_deep": _("%(field)s: give a flat JSON object, with no object or list inside it.")
+        },
+    )
     callback_secret = forms.CharField(
         label=_("Callback secret"),
         required=False,
@@ -94,12 +154,13 @@ def _secret_state(ciphertext):
 
 
 @admin.register(VendorApp)
-class VendorAppAdmin(admin.ModelAdmin):
+class VendorAppAdmin(ConsoleAdmin):
     form = VendorAppForm
     list_display = ["name", "vendor", "vendor_app_id", "region", "enabled", "secret_is_set"]
     list_filter = ["vendor", "enabled", "region"]
     search_fields = ["name", "vendor_app_id"]
     change_form_template = "admin/moderation/vendorapp/change_form.html"
+    delete_confirmation_template = "admin/moderation/vendorapp/delete_confirmation.html"
 
     class Media:
         js = ["moderation/vendorapp.js"]
@@ -107,6 +168,58 @@ class VendorAppAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description=_("secret set"))
     def secret_is_set(self, app):
         return bool(app.secret_ciphertext)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # One app at a time, on its own delete page, which says what goes and what stays.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_deleted_objects(self, objs, request):
+        """What deleting these apps takes with it, in counts by kind, never row by row.
+
+        Django's list names each row, and these rows (room presence, callback deliveries,
+        published streams) carry user and room ids that credential managers may not read; it
+        also loads every row, and an app's history runs to millions. Rows that keep the app
+        (PROTECT: rooms, bans, vendor calls) are counted as protected: nobody may delete those.
+        """
+        apps = list(objs)
+        opts = VendorApp._meta
+        per_app = {app.pk: [] for app in apps}
+        model_count = {opts.verbose_name_plural: len(apps)}
+        perms_needed, protected = set(), []
+        for relation in opts.related_objects:
+            on_delete = getattr(relation, "on_delete", None)
+            if on_delete not in (models.CASCADE, models.PROTECT, models.RESTRICT):
+                continue  # SET_NULL and the like: those rows stay, without the app
+            model, name = relation.related_model, relation.field.name
+            counts = dict(
+                model._base_manager.filter(**{f"{name}__in": apps})
+                .order_by()
+                .values_list(name)
+                .annotate(rows=Count("pk"))
+                .values_list(name, "rows")
+            )
+            total = sum(counts.values())
+            if not total:
+                continue
+            plural = model._meta.verbose_name_plural
+            if on_delete is not models.CASCADE:
+                protected.append(f"{capfirst(plural)}: {total}")
+                continue
+            model_count[plural] = total
+            for pk, rows in counts.items():
+                per_app[pk].append(f"{capfirst(plural)}: {rows}")
+            if self.admin_site.is_registered(model) and not self.admin_site.get_model_admin(
+                model
+            ).has_delete_permission(request):
+                perms_needed.add(model._meta.verbose_name)
+        deleted = []  # as Django's unordered_list takes it: an item, then a list of its own
+        for app in apps:
+            deleted.append(f"{capfirst(opts.verbose_name)}: {app}")
+            if per_app[app.pk]:
+                deleted.append(per_app[app.pk])
+        return deleted, model_count, perms_needed, protected
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         app = self.get_object(request, object_id)
@@ -144,7 +257,7 @@ class VendorAppAdmin(admin.ModelAdmin):
 
 
 @admin.register(Room)
-class RoomAdmin(admin.ModelAdmin):
+class RoomAdmin(ConsoleAdmin):
     list_display = [
         "room_id",
         "label",
@@ -355,7 +468,7 @@ class CappedCountPaginator(Paginator):
         return self.count > self.COUNT_CAP
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ConsoleAdmin):
     """Records written only by the services: viewable, never edited by hand."""
 
     paginator = CappedCountPaginator
@@ -654,7 +767,7 @@ class ModerationLogAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CannedReason)
-class CannedReasonAdmin(admin.ModelAdmin):
+class CannedReasonAdmin(ConsoleAdmin):
     list_display = ["text", "text_zh", "active", "position"]
     list_editable = ["text_zh", "active", "position"]
     list_filter = ["active"]

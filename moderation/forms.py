@@ -2,6 +2,8 @@
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .durations import parse_duration
@@ -226,3 +228,95 @@ def add_service_errors(form, error: ValidationError):
             form.add_error(target if target in form.fields else None, messages)
     else:
         form.add_error(None, error.messages)
+
+
+# --- JSON typed into a form ---------------------------------------------------------------------
+
+
+def json_nesting(text: str) -> int:
+    """How deeply the arrays and objects of JSON text nest, read without parsing it.
+
+    Brackets inside strings do not count; a stray closing bracket never lowers the count below
+    zero, so the answer is never less than what json.loads would recurse into.
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for c in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+class BoundedJSONField(forms.JSONField):
+    """Django's JSONField, refusing text longer than `max_length` or nested deeper than
+    `max_depth` before json.loads sees it: deeply nested JSON makes json.loads raise
+    RecursionError (a 500) instead of an error the form can show."""
+
+    default_error_messages = {
+        "not_json": _("%(field)s: this is not valid JSON."),
+        "too_long": _("%(field)s: at most %(max)d characters of JSON (this is %(length)d)."),
+        "too_deep": _("%(field)s: JSON nested at most %(max)d levels deep."),
+    }
+
+    def __init__(self, *, max_length, max_depth, **kwargs):
+        self.max_depth = max_depth
+        super().__init__(max_length=max_length, **kwargs)
+
+    def _field_name(self):
+        return capfirst(self.label) if self.label else "JSON"
+
+    def _refusal(self, value):
+        """The ValidationError for text too long or too deep to parse, or None."""
+        if not isinstance(value, str):
+            return None
+        if len(value) > self.max_length:
+            return ValidationError(
+                self.error_messages["too_long"],
+                code="too_long",
+                params={"field": self._field_name(), "max": self.max_length, "length": len(value)},
+            )
+        if json_nesting(value) > self.max_depth:
+            return ValidationError(
+                self.error_messages["too_deep"],
+                code="too_deep",
+                params={"field": self._field_name(), "max": self.max_depth},
+            )
+        return None
+
+    def to_python(self, value):
+        if self.disabled:
+            return value
+        refusal = self._refusal(value)
+        if refusal is not None:
+            raise refusal
+        try:
+            return super().to_python(value)
+        except ValidationError as error:
+            if error.code != "invalid":
+                raise
+        except RecursionError:  # the count above is the guard; this is the net under it
+            pass
+        raise ValidationError(
+            self.error_messages["not_json"], code="invalid", params={"field": self._field_name()}
+        )
+
+    def bound_data(self, data, initial):
+        # Re-showing a refused form parses the text again: not when it was too long or deep.
+        if not self.disabled and self._refusal(data) is not None:
+            return InvalidJSONInput(data)
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)

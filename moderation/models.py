@@ -1,21 +1,50 @@
+import re
 import secrets
 import unicodedata
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from . import credentials
-from .vendors.base import AppConnection
+from .vendors import client_for
+from .vendors.base import AppConnection, VendorInputError, check_access_key_id, parse_endpoint
 
 UINT32_MAX = 2**32 - 1
 # Calls per second no vendor serves beyond; it also keeps out infinity (not valid JSON).
 MAX_RATE = 10_000
 ID_MAX_LENGTH = 128
+# Rate limits: one entry per vendor action, named as the vendor names it (e.g. KickoutUser).
+MAX_RATE_LIMITS = 50
+ACTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+ACTION_NAME_MAX_LENGTH = 64
+# No vendor issues a secret near these lengths (ZEGO's ServerSecret is exactly 32).
+SECRET_MAX_LENGTH = 256
+CALLBACK_SECRET_MAX_LENGTH = 128
+# Tencent's console takes a callback key of letters and digits, at most 32.
+TENCENT_CALLBACK_KEY = re.compile(r"[A-Za-z0-9]{1,32}")
+
+# What parse_endpoint refuses (its error codes), in words a credential manager can act on.
+ENDPOINT_ERRORS = {
+    "characters": _("Remove the spaces and control characters from the endpoint."),
+    "invalid": _("The endpoint is not a URL: check its brackets and colons."),
+    "scheme": _("The endpoint must start with https:// (or http://) and name a host."),
+    "ascii": _("Write the endpoint's host in ASCII: the xn-- form for internationalized names."),
+    "credentials": _(
+        "Remove the user name and password from the endpoint: they would be written to logs."
+    ),
+    "query": _("Remove the query (?…) and fragment (#…) from the endpoint."),
+    "host": _("The endpoint's host is not a valid host name or IP address."),
+    "port": _("The endpoint's port must be a number from 1 to 65535."),
+    "plain_http": _(
+        "Plain http:// is only allowed to this machine (127.0.0.1, ::1 or localhost): use "
+        "https://, or ask for ALLOW_HTTP_ENDPOINTS to be set for a private network."
+    ),
+}
 
 
 class Vendor(models.TextChoices):
@@ -112,16 +141,22 @@ class VendorApp(models.Model):
         # Plaintext typed in this request, kept only long enough for clean() to validate it.
         self._new_secrets = {}
 
+    def clean_fields(self, exclude=None):
+        # The endpoint is judged in clean() by the vendor layer's own rule (parse_endpoint), not
+        # by Django's URLValidator: what is saved is exactly what the clients will call.
+        super().clean_fields(exclude={*(exclude or ()), "endpoint"})
+
     def clean(self):
         errors = {}
         for field in ("name", "vendor_app_id", "region", "access_key_id"):
             value = getattr(self, field) or ""
             # Control and formatting characters (e.g. right-to-left overrides) disguise names.
-            if any(unicodedata.category(c)[0] == "C" for c in value):
+            if _has_control_characters(value):
                 errors[field] = _("Remove the control or formatting characters.")
         app_id = self.vendor_app_id.strip()
         if self.vendor in (Vendor.ZEGO, Vendor.TENCENT):
-            if not app_id.isdigit() or not 0 < int(app_id) <= UINT32_MAX:
+            # ASCII digits only: int() also reads other scripts' digits, the vendors do not.
+            if not (app_id.isascii() and app_id.isdigit()) or not 0 < int(app_id) <= UINT32_MAX:
                 errors["vendor_app_id"] = _(
                     "%(vendor)s app IDs are whole numbers from 1 to 4294967295."
                 ) % {"vendor": self.get_vendor_display()}
@@ -143,6 +178,17 @@ class VendorApp(models.Model):
             )
         if self.vendor == Vendor.ZEGO and self.access_key_id:
             errors["access_key_id"] = _("ZEGO uses no access key ID: leave it empty.")
+        elif self.access_key_id.strip() and "access_key_id" not in errors:
+            try:
+                check_access_key_id(self.access_key_id)
+            except VendorInputError:
+                errors["access_key_id"] = _(
+                    "An access key ID is printable ASCII (letters, digits and punctuation), "
+                    "without spaces."
+                )
+        endpoint_error = self._endpoint_error()
+        if endpoint_error:
+            errors["endpoint"] = endpoint_error
         if self.zego_native_ban and self.vendor != Vendor.ZEGO:
             errors["zego_native_ban"] = _(
                 "Only ZEGO apps can use ZEGO's own ban: leave it off for %(vendor)s."
@@ -150,15 +196,29 @@ class VendorApp(models.Model):
         secret_error = self._secret_error()
         if secret_error:
             errors["secret"] = secret_error
-        if not isinstance(self.rate_limits, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= MAX_RATE
-            for v in self.rate_limits.values()
-        ):
-            errors["rate_limits"] = _(
-                'Give positive numbers of calls per second by action, e.g. {"KickoutUser": 50}.'
-            )
+        callback_secret_error = self._callback_secret_error()
+        if callback_secret_error:
+            errors["callback_secret"] = callback_secret_error
+        rate_limits_error = self._rate_limits_error()
+        if rate_limits_error:
+            errors["rate_limits"] = rate_limits_error
+        if not errors:
+            # The net under the checks above: what the vendor's client itself refuses.
+            errors = self._client_errors()
         if errors:
             raise ValidationError(errors)
+
+    def _endpoint_error(self):
+        if not self.endpoint:
+            return None
+        limit = self._meta.get_field("endpoint").max_length
+        if len(self.endpoint) > limit:
+            return _("An endpoint is at most %(max)d characters.") % {"max": limit}
+        try:
+            parse_endpoint(self.endpoint, allow_plain_http=settings.ALLOW_HTTP_ENDPOINTS)
+        except VendorInputError as exc:
+            return ENDPOINT_ERRORS.get(exc.code, ENDPOINT_ERRORS["scheme"])
+        return None
 
     def _secret_error(self):
         new = self._new_secrets.get("secret")
@@ -172,7 +232,76 @@ class VendorApp(models.Model):
             return _("A ZEGO ServerSecret is 32 hexadecimal characters.")
         if not new.strip():
             return _("Enter the secret: %(name)s.") % {"name": self.secret_label()}
+        if len(new) > SECRET_MAX_LENGTH or not _is_pasted_text(new):
+            return _(
+                "A %(name)s is at most %(max)d printable characters, without spaces at either end."
+            ) % {"name": self.secret_label(), "max": SECRET_MAX_LENGTH}
         return None
+
+    def _callback_secret_error(self):
+        new = self._new_secrets.get("callback_secret")
+        if not new:  # not typed in now, or cleared
+            return None
+        if self.vendor == Vendor.TENCENT:
+            if not TENCENT_CALLBACK_KEY.fullmatch(new):
+                return _(
+                    "A Tencent callback key is 1 to 32 letters and digits (A–Z, a–z, 0–9), as "
+                    "Tencent's console makes it."
+                )
+        elif len(new) > CALLBACK_SECRET_MAX_LENGTH or not _is_pasted_text(new):
+            return _(
+                "A callback secret is at most %(max)d printable characters, without spaces at "
+                "either end."
+            ) % {"max": CALLBACK_SECRET_MAX_LENGTH}
+        return None
+
+    def _rate_limits_error(self):
+        limits = self.rate_limits
+        if not isinstance(limits, dict):
+            return _(
+                "Rate limits: give a JSON object of calls per second by action, e.g. "
+                '{"KickoutUser": 50}.'
+            )
+        if len(limits) > MAX_RATE_LIMITS:
+            return _("Rate limits: at most %(max)d actions (%(count)d given).") % {
+                "max": MAX_RATE_LIMITS,
+                "count": len(limits),
+            }
+        if not all(isinstance(k, str) and ACTION_NAME.fullmatch(k) for k in limits):
+            return _(
+                "Rate limits: name each action as the vendor does, in at most %(max)d letters, "
+                "digits and underscores, e.g. KickoutUser."
+            ) % {"max": ACTION_NAME_MAX_LENGTH}
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= MAX_RATE
+            for v in limits.values()
+        ):
+            return _(
+                "Rate limits: give each action a number of calls per second above 0 and at most "
+                '%(max)d, e.g. {"KickoutUser": 50}.'
+            ) % {"max": MAX_RATE}
+        return None
+
+    def _client_errors(self):
+        """What the vendor's client would refuse when made for this app, by form field."""
+        connection = AppConnection(
+            vendor=self.vendor,
+            app_id=self.vendor_app_id,
+            region=self.region,
+            access_key_id=self.access_key_id,
+            # The secret's own rules are checked above; a stored one is not decrypted here.
+            secret="checked-above",  # noqa: S106 - a placeholder, never sent
+            endpoint=self.endpoint,
+        )
+        try:
+            client_for(connection).close()
+        except VendorInputError as exc:
+            message = _("Cannot call %(vendor)s: %(error)s") % {
+                "vendor": self.get_vendor_display(),
+                "error": exc.message,
+            }
+            return {CLIENT_FIELDS.get(exc.field, NON_FIELD_ERRORS): message}
+        return {}
 
     def secret_label(self):
         return {
@@ -212,6 +341,27 @@ class VendorApp(models.Model):
         )
 
 
+def _has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(c)[0] == "C" for c in value)
+
+
+def _is_pasted_text(value: str) -> bool:
+    """Printable (no control or formatting characters) and without spaces at either end: what
+    a secret copied from a vendor's console looks like, and not what a stray paste adds."""
+    return value.isprintable() and value == value.strip()
+
+
+# The vendor layer's names for what a client checks when it is made, as VendorApp's fields.
+CLIENT_FIELDS = {
+    "vendor": "vendor",
+    "app_id": "vendor_app_id",
+    "region": "region",
+    "access_key_id": "access_key_id",
+    "secret": "secret",
+    "endpoint": "endpoint",
+}
+
+
 class Room(models.Model):
     app = models.ForeignKey(
         VendorApp, on_delete=models.PROTECT, related_name="rooms", verbose_name=_("app")
@@ -232,6 +382,17 @@ class Room(models.Model):
 
     def __str__(self):
         return f"{self.room_id} — {self.label}" if self.label else self.room_id
+
+    def clean(self):
+        # As a kick or ban checks a room id (services.clean_room_id): no room is recorded by
+        # hand that no moderator could then act in.
+        errors = {
+            field: _("Remove the control or formatting characters.")
+            for field in ("room_id", "label")
+            if _has_control_characters(getattr(self, field) or "")
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 class BanQuerySet(models.QuerySet):
@@ -538,6 +699,16 @@ class CannedReason(models.Model):
 
     def __str__(self):
         return self.text
+
+    def clean(self):
+        # A canned reason becomes part of a ban's reason, which refuses control characters.
+        errors = {
+            field: _("Remove the control or formatting characters.")
+            for field in ("text", "text_zh")
+            if _has_control_characters(getattr(self, field) or "")
+        }
+        if errors:
+            raise ValidationError(errors)
 
     def label(self) -> str:
         """The reason in the viewer's language, where it has a Chinese name."""

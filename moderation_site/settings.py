@@ -269,6 +269,10 @@ if SENTRY_DSN:
 
     sentry.init(SENTRY_DSN)
 
+# A vendor app's endpoint override may use plain http:// only to this machine (127.0.0.0/8, ::1,
+# localhost: the vendor emulator) unless this is on, e.g. for a vendor gateway inside a private
+# network. Signed requests sent in the clear can be read and replayed by anyone on the way.
+ALLOW_HTTP_ENDPOINTS = env.bool("ALLOW_HTTP_ENDPOINTS", default=False)
 # Vendor calls: at most the documented number per second, counted over a second plus this
 # margin, which absorbs clock and network jitter between us and the vendor.
 VENDOR_RATE_MARGIN_SECONDS = env.float("VENDOR_RATE_MARGIN_SECONDS", default=0.02)

@@ -2,7 +2,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from moderation.models import Ban, ModerationLog, Room, Vendor, VendorApp, VendorCall
+from moderation.models import (
+    Ban,
+    CannedReason,
+    ModerationLog,
+    Room,
+    Vendor,
+    VendorApp,
+    VendorCall,
+)
 
 from .conftest import ZEGO_SECRET
 
@@ -98,6 +106,37 @@ def test_it_requires_a_secret():
 def test_it_rejects_rate_limits_that_are_not_positive_numbers():
     assert "rate_limits" in errors_of(zego(rate_limits={"KickoutUser": -1}))
     assert "rate_limits" in errors_of(zego(rate_limits={"KickoutUser": "fast"}))
+
+
+@pytest.mark.django_db
+def test_it_rejects_nested_rate_limits_and_names_over_64_characters():
+    assert "rate_limits" in errors_of(zego(rate_limits={"KickoutUser": {"per_second": 1}}))
+    assert "rate_limits" in errors_of(zego(rate_limits={"K" * 65: 1}))
+    zego(rate_limits={"K" * 64: 1}).full_clean()
+
+
+@pytest.mark.django_db
+def test_the_model_checks_the_endpoint_with_the_vendor_layer_s_rule_not_django_s():
+    # Django's URLValidator refuses a one-word host and takes ftp://; the clients do the opposite.
+    volcengine(endpoint="https://rtc-gateway:8443/volcengine").full_clean()
+    assert "endpoint" in errors_of(volcengine(endpoint="ftp://rtc.example.com/"))
+    assert "endpoint" in errors_of(volcengine(endpoint="https://rtc.example.com/" + "x" * 200))
+
+
+@pytest.mark.django_db
+def test_it_rejects_app_ids_in_digits_the_vendors_do_not_read():
+    assert "vendor_app_id" in errors_of(zego(vendor_app_id="１２３"))  # full-width
+    assert "vendor_app_id" in errors_of(tencent(vendor_app_id="١٤٠٠"))  # Arabic-Indic
+
+
+@pytest.mark.django_db
+def test_a_room_or_canned_reason_with_control_characters_is_refused(zego_app):
+    room = Room(app=zego_app, room_id="live\u202e1", label="ok")
+    assert set(errors_of(room)) == {"room_id"}
+    reason = CannedReason(text="Spam", text_zh="垃圾\x07信息")
+    assert set(errors_of(reason)) == {"text_zh"}
+    Room(app=zego_app, room_id="live-2", label="晚间节目").full_clean()
+    CannedReason(text="Raid from another channel", text_zh="其他频道刷屏").full_clean()
 
 
 @pytest.mark.django_db

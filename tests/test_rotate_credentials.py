@@ -37,3 +37,17 @@ def test_an_unreadable_secret_stops_the_run_and_changes_nothing(zego_app, settin
     with pytest.raises(CommandError, match="cannot be decrypted with any key"):
         call_command("rotate_credentials")
     assert stored(zego_app, "secret_ciphertext") == before
+
+
+def test_an_app_saved_before_a_newer_rule_is_re_encrypted_all_the_same(zego_app, settings):
+    """Rotation writes only ciphertext: it never refuses an app that the form would now refuse
+    (here plain http to another host, saved before ALLOW_HTTP_ENDPOINTS existed)."""
+    VendorApp.objects.filter(pk=zego_app.pk).update(endpoint="http://rtc-gateway.internal/zego")
+    old, new = settings.CREDENTIAL_KEYS[0], Fernet.generate_key().decode()
+    settings.CREDENTIAL_KEYS = [new, old]
+
+    call_command("rotate_credentials")
+    settings.CREDENTIAL_KEYS = [new]
+
+    app = VendorApp.objects.get(pk=zego_app.pk)
+    assert (app.secret, app.endpoint) == (ZEGO_SECRET, "http://rtc-gateway.internal/zego")

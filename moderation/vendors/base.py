@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import json
 import logging
+import re
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -61,12 +63,16 @@ CONNECTION_TEST_ID = "rtc-moderation-connection-test"
 
 
 class VendorInputError(ValueError):
-    """A parameter the vendor restricts is out of range; raised before any call is made."""
+    """A parameter the vendor restricts is out of range; raised before any call is made.
 
-    def __init__(self, field_name: str, message: str):
+    `code` names the rule that failed, for callers that word it for a person (VendorApp.clean).
+    """
+
+    def __init__(self, field_name: str, message: str, *, code: str = ""):
         super().__init__(f"{field_name}: {message}")
         self.field = field_name
         self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -183,23 +189,92 @@ def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
     return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-def parse_endpoint(url: str) -> Endpoint:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise VendorInputError("endpoint", "must be an http:// or https:// URL with a host")
+# A host name: labels of letters, digits, hyphens (not at either end) and underscores (service
+# names in private networks), dot-separated, at most 253 characters.
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+LOOPBACK_NAMES = ("localhost",)
+
+
+def is_loopback_host(hostname: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: this machine, where plain http never leaves it."""
+    name = hostname.lower().rstrip(".")
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_host(hostname: str, *, bracketed: bool) -> bool:
+    """A host name or IPv4 address, or (in brackets) an IPv6 address."""
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        name = hostname.rstrip(".")
+        labels = name.split(".")
+        return not bracketed and 0 < len(name) <= 253 and all(map(_HOST_LABEL.fullmatch, labels))
+    return bracketed == (address.version == 6)
+
+
+def parse_endpoint(url: str, *, allow_plain_http: bool = True) -> Endpoint:
+    """The one rule for an endpoint: what the clients send to, and what VendorApp.clean saves.
+
+    http:// or https://, a host name or IP address (in ASCII), a port from 1 to 65535, no user
+    name or password, no query or fragment, no spaces or control characters anywhere. With
+    `allow_plain_http` off, plain http:// only to a loopback host (`is_loopback_host`).
+    Raises VendorInputError("endpoint", ..., code=...) naming the rule.
+    """
+
+    def refuse(code, message):
+        return VendorInputError("endpoint", message, code=code)
+
+    url = url.strip() if isinstance(url, str) else ""
+    # urlsplit silently drops tabs and new lines: refused instead, so what is saved is what is
+    # called.
+    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in url):
+        raise refuse("characters", "must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        raise refuse("invalid", "is not a URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise refuse("scheme", "must be an http:// or https:// URL with a host")
+    if not hostname:
+        raise refuse("host", "has no valid host name or IP address")
     # The Host header is sent as is: an internationalized name must come in its xn-- form.
     if not parts.netloc.isascii():
-        raise VendorInputError("endpoint", "write the host in ASCII (xn-- form for IDN hosts)")
+        raise refuse("ascii", "write the host in ASCII (xn-- form for IDN hosts)")
     # Credentials in the URL would end up in logs and in the Host header.
     if "@" in parts.netloc:
-        raise VendorInputError("endpoint", "must not contain a user name or password")
-    if parts.query or parts.fragment:
-        raise VendorInputError("endpoint", "must not contain a query or fragment")
+        raise refuse("credentials", "must not contain a user name or password")
+    # The clients add their own query (Action=...); urlsplit drops an empty "?" or "#".
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise refuse("query", "must not contain a query or fragment")
+    if not _is_host(hostname, bracketed=parts.netloc.startswith("[")):
+        raise refuse("host", "has no valid host name or IP address")
     try:
-        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        port = parts.port  # raises ValueError on a port that is not a number or over 65535
     except ValueError:
-        raise VendorInputError("endpoint", "has an invalid port") from None
+        port = 0
+    if port == 0 or parts.netloc.endswith(":"):
+        raise refuse("port", "has an invalid port (1 to 65535)")
+    if parts.scheme == "http" and not allow_plain_http and not is_loopback_host(hostname):
+        raise refuse("plain_http", "plain http:// is allowed only to a loopback host")
     return Endpoint(parts.scheme, parts.netloc, unquote(parts.path).rstrip("/"))
+
+
+def check_access_key_id(key_id: str) -> str:
+    """An AccessKeyId or SecretId as the Authorization header carries it: printable ASCII
+    without spaces. VendorApp.clean checks it with this too."""
+    if not key_id.strip():
+        raise VendorInputError("access_key_id", "is required", code="required")
+    if not key_id.isascii() or not key_id.isprintable() or " " in key_id:
+        raise VendorInputError(
+            "access_key_id", "must be printable ASCII without spaces", code="characters"
+        )
+    return key_id
 
 
 @dataclass(frozen=True)
@@ -355,6 +430,8 @@ class VendorClient:
         self.timeout = timeout
         self.region = self.check_region(connection.region)
         self.check_credentials(connection)
+        # Plain http:// is a policy decided when the app is saved (ALLOW_HTTP_ENDPOINTS, see
+        # VendorApp.clean); everything else about the URL is decided here and there alike.
         self.endpoint = parse_endpoint(connection.endpoint or self.default_endpoint())
         self.session = requests.Session()
 
@@ -388,12 +465,7 @@ class VendorClient:
         if not connection.app_id.strip():
             raise VendorInputError("app_id", "is required")
         if self.NEEDS_ACCESS_KEY_ID:
-            key_id = connection.access_key_id
-            if not key_id.strip():
-                raise VendorInputError("access_key_id", "is required")
-            # It travels in the Authorization header, which must be plain ASCII without spaces.
-            if not key_id.isascii() or not key_id.isprintable() or " " in key_id:
-                raise VendorInputError("access_key_id", "must be printable ASCII without spaces")
+            check_access_key_id(connection.access_key_id)
         if not connection.secret:
             raise VendorInputError("secret", "is required")
 
@@ -570,7 +642,7 @@ class VendorClient:
     def load_json(content: bytes) -> dict | None:
         try:
             data = json.loads(content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested too deep to read
             return None
         return data if isinstance(data, dict) else None
 

@@ -14,7 +14,8 @@ from .conftest import BROWSER_TEST, LANGUAGES, html_lang
 
 pytestmark = BROWSER_TEST
 
-CALLBACK_SECRETS = {vendor: f"{vendor}-callback-secret-for-tests" for vendor in EMULATED_APPS}
+# Tencent takes a callback key of letters and digits only (at most 32).
+CALLBACK_SECRETS = {vendor: f"{vendor}CallbackSecret4Tests" for vendor in EMULATED_APPS}
 NOT_HEX = "00112233445566778899aabbccddeeXX"  # 32 characters, two of them not hexadecimal
 
 

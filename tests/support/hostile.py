@@ -5,6 +5,7 @@ Payloads carry a marker of their own (xss-1, xss-2, …) so that a check can tel
 payload from the page's own markup.
 """
 
+import json
 import os
 import re
 from collections import Counter
@@ -211,3 +212,108 @@ def mostly_valid(valid: dict, hostile: dict, *, at_most: int = 2):
         return {name: draw(hostile[name] if name in bad else valid[name]) for name in valid}
 
     return build()
+
+
+# --- What a careless or hostile staff member types into the admin's own forms ------------------
+
+
+def _nested(opener, closer, depth, inner="1"):
+    return opener * depth + inner + closer * depth
+
+
+# JSON text that breaks parsers: nesting past the recursion limit, huge strings and numbers,
+# what Python's json takes and JSON does not (NaN, Infinity), keys no action has.
+hostile_json_text = st.one_of(
+    st.builds(_nested, st.just("["), st.just("]"), st.integers(2, 200_000)),
+    st.builds(_nested, st.just('{"a":'), st.just("}"), st.integers(2, 20_000)),
+    st.builds(lambda n: "[" * n, st.integers(900, 200_000)),  # unclosed
+    st.builds(lambda n: '{"KickoutUser": ' + "9" * n + "}", st.integers(300, 20_000)),
+    st.builds(lambda n: '{"KickoutUser": "' + "x" * n + '"}', st.integers(1000, 100_000)),
+    st.builds(lambda n: json.dumps({f"Action{i}": 1 for i in range(n)}), st.integers(49, 2000)),
+    st.sampled_from(
+        [
+            '{"KickoutUser": 1e400}',
+            '{"KickoutUser": -1e400}',
+            '{"KickoutUser": 1E-400}',
+            '{"KickoutUser": NaN}',
+            '{"KickoutUser": Infinity}',
+            '{"KickoutUser": -0}',
+            '{"KickoutUser": 10, "KickoutUser": 20000}',
+            '{"Kickout\\u0000User": 10}',
+            '{"\\ud800": 1}',
+            '{"": 1}',
+            '{"踢人": 10}',
+            '{"KickoutUser": 10',
+            '{"KickoutUser": 10}}',
+            "[[]]",
+            '"{}"',
+            "true",
+            "1",
+        ]
+    ),
+    st.dictionaries(st.text(any_character, max_size=70), st.floats(), max_size=6).map(
+        lambda d: json.dumps(d, ensure_ascii=False)
+    ),
+)
+
+# Endpoints assembled from the parts each rule looks at: scheme, credentials, host, port,
+# path, query and fragment.
+endpoint_part = {
+    "scheme": st.sampled_from(["https://", "http://", "ftp://", "file://", "javascript:", "//",
+                               "HTTPS://", "", "hxxp://", "https:/"]),
+    "userinfo": st.sampled_from(["", "", "", "user:pass@", "AKID@", ":@", "a@b@"]),
+    "host": st.one_of(
+        st.sampled_from(["127.0.0.1", "localhost", "[::1]", "rtc.example.com", "10.0.0.7",
+                         "rtc-gateway", "[::ffff:127.0.0.1]", "例え.jp", "xn--r8jz45g.jp",
+                         "-bad-", "a..b", "[v1.x]", "[::1", "", "999.999.999.999",
+                         "a" * 300, "rtc_gateway", "localhost."]),
+        st.text(any_character, max_size=12),
+    ),
+    "port": st.one_of(
+        st.sampled_from(["", "", ":", ":0", ":1", ":8090", ":65535", ":65536", ":99999",
+                         ":-1", ":+80", ":٨٠", ":0x50", ":8090:80"]),
+        st.integers(-(2**40), 2**40).map(lambda n: f":{n}"),
+    ),
+    "path": st.one_of(
+        st.sampled_from(["", "/", "/zego", "/a/../b", "/%00", "/%0d%0a", "/ x", "/\t", "/日本"]),
+        st.text(any_character, max_size=8).map(lambda t: "/" + t),
+    ),
+    "tail": st.sampled_from(["", "", "", "?", "#", "?Action=KickoutUser", "#frag", "?a#b"]),
+}  # fmt: skip
+hostile_endpoint = st.one_of(
+    st.builds(
+        lambda scheme, userinfo, host, port, path, tail: (
+            scheme + userinfo + host + port + path + tail
+        ),
+        *endpoint_part.values(),
+    ),
+    hostile_text,
+)
+
+# Strings past any sensible length: 10 thousand to 100 thousand characters.
+huge_text = st.builds(_repeat, any_character, st.integers(10_000, 100_000))
+
+# Numbers typed where a form takes one: too big for any column, signs, scripts, exponents.
+hostile_number = st.one_of(
+    st.integers(-(2**80), 2**80).map(str),
+    st.sampled_from(
+        [
+            "",
+            "-0",
+            "1e9",
+            "1.5",
+            "32768",
+            "65536",
+            "2147483648",
+            "9" * 400,
+            "１",
+            "٣",
+            "0x10",
+            " 5",
+            "5 ",
+            "NaN",
+            "inf",
+        ]
+    ),  # fmt: skip
+    hostile_text,
+)

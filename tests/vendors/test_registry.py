@@ -11,7 +11,7 @@ from moderation.vendors import (
     capabilities_for,
     client_for,
 )
-from moderation.vendors.base import DEFAULT_TIMEOUT
+from moderation.vendors.base import DEFAULT_TIMEOUT, parse_endpoint
 
 from .conftest import connection
 
@@ -99,6 +99,16 @@ def test_each_vendor_lists_its_regions():
         "http://h/x?q=1",
         "http://h:port",
         "http://u:p@h",
+        "https://h:0",
+        "https://h:65536",
+        "https://h:/",
+        "https://h/?",
+        "https://h/#",
+        "https://h x/",
+        "https://h/\nx",
+        "https://-h-/",
+        "https://[::1",
+        "https://[v1.x]/",
     ],
 )
 def test_it_refuses_an_endpoint_that_is_not_a_plain_base_url(endpoint):
@@ -106,6 +116,22 @@ def test_it_refuses_an_endpoint_that_is_not_a_plain_base_url(endpoint):
         client_for(connection("zego", endpoint))
 
     assert error.value.field == "endpoint"
+
+
+def test_plain_http_to_a_host_other_than_this_machine_is_refused_only_when_asked():
+    assert parse_endpoint("http://rtc.internal:8080/x").netloc == "rtc.internal:8080"
+    for loopback in (
+        "http://127.0.0.1:8090/x",
+        "http://127.9.0.1/",
+        "http://localhost/",
+        "http://[::1]/",
+    ):
+        parse_endpoint(loopback, allow_plain_http=False)
+    with pytest.raises(VendorInputError) as error:
+        parse_endpoint("http://rtc.internal:8080/x", allow_plain_http=False)
+
+    assert (error.value.field, error.value.code) == ("endpoint", "plain_http")
+    assert parse_endpoint("https://rtc.internal/x", allow_plain_http=False).scheme == "https"
 
 
 def test_a_trailing_slash_on_the_endpoint_changes_nothing():

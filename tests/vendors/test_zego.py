@@ -269,6 +269,17 @@ def test_it_explains_each_code(canned, code, retryable, words):
     assert result.request_id == "rq"
 
 
+def test_an_answer_nested_too_deep_to_parse_is_a_failure_that_says_so_not_an_exception(canned):
+    canned.answer(200, '{"Code":' * 5000 + "0" + "}" * 5000)
+    zego = client_for(connection("zego", endpoint=canned.url("/zego")))
+
+    (request,) = zego.kick_requests(room_id=ROOM, user_ids=["a"])
+    result = zego.send(request)
+
+    assert (result.ok, result.http_status) == (False, 200)
+    assert "not JSON" in result.message
+
+
 def test_an_answer_without_a_code_is_a_failure(canned):
     canned.answer(200, {"Message": "success"})
     zego = client_for(connection("zego", endpoint=canned.url("/zego")))
