@@ -773,5 +773,11 @@ class CannedReasonAdmin(ConsoleAdmin):
     list_filter = ["active"]
     search_fields = ["text", "text_zh"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "position":
+            # The column's own limit: SQLite would store more, PostgreSQL refuse it with a 500.
+            kwargs["max_value"] = 32767
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def has_delete_permission(self, request, obj=None):
         return False  # retire instead: past bans keep their reason text either way

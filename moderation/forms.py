@@ -271,8 +271,10 @@ class BoundedJSONField(forms.JSONField):
     }
 
     def __init__(self, *, max_length, max_depth, **kwargs):
+        # Not CharField's max_length: its validator would measure the parsed value (len(1)).
+        self.max_text_length = max_length
         self.max_depth = max_depth
-        super().__init__(max_length=max_length, **kwargs)
+        super().__init__(**kwargs)
 
     def _field_name(self):
         return capfirst(self.label) if self.label else "JSON"
@@ -281,11 +283,15 @@ class BoundedJSONField(forms.JSONField):
         """The ValidationError for text too long or too deep to parse, or None."""
         if not isinstance(value, str):
             return None
-        if len(value) > self.max_length:
+        if len(value) > self.max_text_length:
             return ValidationError(
                 self.error_messages["too_long"],
                 code="too_long",
-                params={"field": self._field_name(), "max": self.max_length, "length": len(value)},
+                params={
+                    "field": self._field_name(),
+                    "max": self.max_text_length,
+                    "length": len(value),
+                },
             )
         if json_nesting(value) > self.max_depth:
             return ValidationError(

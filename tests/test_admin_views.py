@@ -794,3 +794,25 @@ def test_a_mute_shows_in_the_history_the_export_and_the_rooms_member_list(
     assert member["mute"]["id"] == mute.pk
     assert member["mute"]["label"] == "muted: video"
     assert member["ban"] is None
+
+
+def test_a_canned_reasons_position_beyond_the_column_is_refused_on_the_field(client, superuser):
+    """The list's editable position stops at 32767, the column's limit, with a field error."""
+    reason = CannedReason.objects.create(text="Spam", position=1)
+    client.force_login(superuser)
+    form = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(reason.pk),
+        "form-0-text_zh": "",
+        "form-0-active": "on",
+        "form-0-position": "32768",
+        "_save": "Save",
+    }
+
+    response = client.post(reverse("admin:moderation_cannedreason_changelist"), form)
+
+    assert response.status_code == 200
+    assert "32767" in response.content.decode()
+    reason.refresh_from_db()
+    assert reason.position == 1

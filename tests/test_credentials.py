@@ -502,3 +502,16 @@ def test_rate_limits_that_are_not_json_are_refused_with_a_message_naming_the_fie
 
     assert errors["rate_limits"] == ["Rate limits: this is not valid JSON."]
     assert escape(text) in response.content.decode()  # shown back, to be corrected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["1", '"text"', "true", "2.5"])
+def test_rate_limits_that_are_json_but_not_an_object_are_refused_on_the_field(add_app, text):
+    """Valid JSON of another shape (a number, a string) is a field error, not a 500."""
+    response, errors = add_app(rate_limits=text)
+
+    assert response.status_code == 200
+    assert errors["rate_limits"] == [
+        'Rate limits: give a JSON object of calls per second by action, e.g. {"KickoutUser": 50}.'
+    ]
+    assert not VendorApp.objects.exists()
