@@ -12,6 +12,7 @@ BENCHMARKS = {
     "click": "bench.click",
     "expiry": "bench.expiry",
     "history": "bench.history",
+    "bans_list": "bench.bans_list",
     "room": "bench.room",
     "bancheck": "bench.bancheck",
     "memory": "bench.memory",  # last: its peaks cover the whole run

@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import (
     Http404,
     HttpResponseBadRequest,
@@ -570,31 +569,6 @@ class _Echo:
         return value
 
 
-EXPORT_COLUMNS = [
-    "id",
-    "created_at",
-    "kind",
-    "scope",
-    "status",
-    "vendor",
-    "app",
-    "room",
-    "user_id",
-    "requested_seconds",
-    "effective_seconds",
-    "starts_at",
-    "expires_at",
-    "reason",
-    "created_by",
-    "lifted_by",
-    "lifted_at",
-    "lift_reason",
-    "vendor_message",
-    "vendor_request_ids",
-    "media",  # last: scripts that read columns by position keep working
-]
-
-
 def export_csv(model_admin, request):
     """Exactly the rows the history page shows with the same filters, streamed."""
     require(request, "view_ban")
@@ -614,9 +588,12 @@ def export_csv(model_admin, request):
 
     def rows():
         yield "\ufeff"  # so spreadsheet programs read UTF-8 (Chinese reasons)
-        yield writer.writerow(EXPORT_COLUMNS)
-        for ban in _newest_first_in_pages(queryset):
-            yield writer.writerow(_export_row(ban))
+        yield writer.writerow(selectors.EXPORT_COLUMNS)
+        pages = selectors.newest_first_in_pages(
+            queryset, first_page=EXPORT_FIRST_PAGE, page=EXPORT_PAGE
+        )
+        for ban in pages:
+            yield writer.writerow(selectors.ban_as_row(ban))
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
@@ -626,59 +603,6 @@ def export_csv(model_admin, request):
 
 EXPORT_FIRST_PAGE = 100
 EXPORT_PAGE = 2000
-
-
-def _newest_first_in_pages(queryset):
-    """The bans newest first, a page per query, each page starting where the last one ended.
-
-    Not a server-side cursor: outside a transaction PostgreSQL holds one by computing every row
-    before the first (seconds at a million bans). A small first page starts the download at once.
-    """
-    page = list(queryset[:EXPORT_FIRST_PAGE])
-    size = EXPORT_FIRST_PAGE
-    while page:
-        yield from page
-        if len(page) < size:
-            return
-        last, size = page[-1], EXPORT_PAGE
-        older = Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, id__lt=last.id)
-        # The plain `<=` lets the newest-first index start at the last row instead of the top.
-        page = list(queryset.filter(older, created_at__lte=last.created_at)[:size])
-
-
-def _export_row(ban):
-    def when(value):
-        return value.isoformat() if value else ""
-
-    row = [
-        ban.pk,
-        when(ban.created_at),
-        ban.kind,
-        ban.scope,
-        ban.status,
-        ban.app.vendor,
-        ban.app.name,
-        ban.room.room_id if ban.room_id else "",
-        ban.user_id,
-        "" if ban.requested_seconds is None else ban.requested_seconds,
-        "" if ban.effective_seconds is None else ban.effective_seconds,
-        when(ban.starts_at),
-        when(ban.expires_at),
-        ban.reason,
-        ban.created_by.get_username() if ban.created_by_id else "",
-        ban.lifted_by.get_username() if ban.lifted_by_id else "",
-        when(ban.lifted_at),
-        ban.lift_reason,
-        ban.vendor_message,
-        " ".join(ban.vendor_request_ids or []),
-        ban.media,
-    ]
-    return [_safe_cell(cell) if isinstance(cell, str) else cell for cell in row]
-
-
-def _safe_cell(text):
-    # A reason typed by anyone must not run as a formula in a spreadsheet.
-    return "'" + text if text and text[0] in "=+-@\t\r" else text
 
 
 # --- Staff: vendor apps ------------------------------------------------------------------------

@@ -1,14 +1,22 @@
-"""`manage.py bans`: its JSON and its exit status follow the bans' states."""
+"""`manage.py bans`: its JSON and its exit status follow the bans' states; `bans list` shows the
+history, filtered, as lines, JSON Lines or the admin's CSV."""
 
+import csv
+import io
 import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import load_command_class
+from django.urls import reverse
+from django.utils import timezone
 
-from moderation.models import Ban
+from moderation import selectors
+from moderation.models import Ban, Room
+from moderation.selectors import EXPORT_COLUMNS, ban_as_dict
 
 from .support.workers import ROOT, child_database_url, wait_until
 
@@ -284,3 +292,223 @@ def test_a_second_mute_of_the_same_user_in_the_room_exits_2_already_muted(
     assert second.returncode == 2
     assert "--user: Already muted in this room: u1." in second.stderr
     assert Ban.objects.count() == 1
+
+
+# --- bans list ----------------------------------------------------------------------------------
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def shell(capsys, *argv):
+    """`manage.py bans ARGV` as a shell runs it, in this process: (exit status, stdout, stderr)."""
+    try:
+        load_command_class("moderation", "bans").run_from_argv(["manage.py", "bans", *argv])
+        status = 0
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def made(app, room_id, user_id, *, at, kind="ban", status="active", **fields):
+    """A ban record as the history holds it, made `at` (created_at is set after the insert)."""
+    scope = "user_everywhere" if room_id is None else "user_in_room" if user_id else "whole_room"
+    ban = Ban.objects.create(
+        app=app,
+        room=None if room_id is None else Room.objects.get_or_create(app=app, room_id=room_id)[0],
+        user_id=user_id,
+        kind=kind,
+        scope=scope,
+        media="both" if kind == "mute" else "",
+        requested_seconds=None if kind == "kick" else 3600,
+        reason=fields.pop("reason", "abuse"),
+        status=status,
+        **fields,
+    )
+    Ban.objects.filter(pk=ban.pk).update(created_at=at)
+    return Ban.objects.get(pk=ban.pk)
+
+
+@pytest.fixture
+def history(emulated_app, moderator):
+    """Five records over two apps, a day apart, the newest first in the list."""
+    zego, tencent = emulated_app("zego"), emulated_app("tencent")
+    day = timedelta(days=1)
+    return [
+        made(zego, "live-1", "u1", at=NOW, kind="mute", created_by=moderator),
+        made(tencent, "1234", "u2", at=NOW - day, status="lifted", lift_reason="appeal"),
+        made(zego, None, "u1", at=NOW - 2 * day, status="expired", vendor_message="accepted"),
+        made(tencent, "1234", "", at=NOW - 3 * day, status="pending"),
+        made(zego, "live-2", "u3", at=NOW - 4 * day, kind="kick", status="done", reason="=SUM(1)"),
+    ]
+
+
+def test_list_prints_a_line_per_ban_newest_first_with_when_it_was_made(capsys, history):
+    status, out, err = shell(capsys, "list")
+
+    assert status == 0, err
+    ids = [b.pk for b in history]
+    assert out.splitlines() == [
+        f"2026-05-01 12:00:00+00:00 #{ids[0]} mute (audio and video) u1 @ live-1 [zego app]: "
+        "active",
+        f"2026-04-30 12:00:00+00:00 #{ids[1]} ban u2 @ 1234 [tencent app]: lifted",
+        f"2026-04-29 12:00:00+00:00 #{ids[2]} ban u1 @ (every room) [zego app]: expired — accepted",
+        f"2026-04-28 12:00:00+00:00 #{ids[3]} ban (whole room) @ 1234 [tencent app]: pending",
+        f"2026-04-27 12:00:00+00:00 #{ids[4]} kick u3 @ live-2 [zego app]: done",
+    ]
+
+
+def test_list_json_prints_one_ban_per_line_as_show_json_prints_it(capsys, history):
+    status, out, err = shell(capsys, "list", "--json")
+
+    assert status == 0, err
+    assert [json.loads(line) for line in out.splitlines()] == [ban_as_dict(b) for b in history]
+
+
+def test_list_csv_is_the_admins_export_without_its_byte_order_mark(
+    capsys, history, client, supervisor
+):
+    client.force_login(supervisor)
+    exported = b"".join(client.get(reverse("admin:moderation_ban_export")).streaming_content)
+
+    status, out, err = shell(capsys, "list", "--csv")
+
+    assert status == 0, err
+    assert out.splitlines()[0] == ",".join(EXPORT_COLUMNS)
+    assert list(csv.reader(io.StringIO(out))) == list(
+        csv.reader(io.StringIO(exported.decode("utf-8-sig")))
+    )
+    assert out.splitlines()[-1].split(",")[13] == "'=SUM(1)"  # never a live formula
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--app", "tencent app"], [1, 3]),
+        (["--room", "1234"], [1, 3]),
+        (["--user", "u1"], [0, 2]),
+        (["--status", "active"], [0]),
+        (["--kind", "kick"], [4]),
+        (["--kind", "mute"], [0]),
+        (["--since", "2026-04-29"], [0, 1, 2]),
+        (["--until", "2026-04-29"], [3, 4]),
+        (["--since", "2026-04-29T12:00:00Z", "--until", "2026-05-01T12:00"], [1, 2]),
+        (["--since", "2026-04-29T20:00+08:00"], [0, 1, 2]),
+        (["--app", "zego app", "--user", "u1", "--kind", "ban"], [2]),
+        (["--app", "zego app", "--status", "pending"], []),
+    ],
+    ids=[
+        "app",
+        "room",
+        "user",
+        "status",
+        "kind-kick",
+        "kind-mute",
+        "since-a-date",
+        "until-a-date",
+        "since-and-until-times",
+        "since-with-an-offset",
+        "app-user-kind",
+        "nothing-matches",
+    ],
+)
+def test_list_filters_combine_and_keep_the_newest_first_order(capsys, history, args, expected):
+    status, out, err = shell(capsys, "list", "--json", *args)
+
+    assert status == 0, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [
+        history[n].pk for n in expected
+    ]
+
+
+def test_list_since_a_relative_time_counts_back_from_now(capsys, emulated_app):
+    app = emulated_app("zego")
+    now = timezone.now()
+    recent = made(app, "live-1", "u1", at=now - timedelta(hours=2))
+    made(app, "live-1", "u2", at=now - timedelta(days=8))
+
+    status, out, err = shell(capsys, "list", "--json", "--since", "7d")
+
+    assert status == 0, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [recent.pk]
+    status, out, _ = shell(capsys, "list", "--json", "--since", "90m")
+    assert (status, out) == (0, "")
+
+
+def test_list_pages_through_ties_on_created_at_listing_each_ban_once(
+    capsys, emulated_app, monkeypatch
+):
+    app = emulated_app("zego")
+    for n in range(11):  # four bans made in each second: ties at the pages' ends
+        made(app, "live-1", f"u{n:02d}", at=NOW - timedelta(seconds=n // 4))
+    monkeypatch.setattr(selectors, "HISTORY_FIRST_PAGE", 3)
+    monkeypatch.setattr(selectors, "HISTORY_PAGE", 2)
+
+    status, out, err = shell(capsys, "list", "--json")
+
+    assert status == 0, err
+    listed = [json.loads(line)["id"] for line in out.splitlines()]
+    assert listed == list(Ban.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    assert len(set(listed)) == 11
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "yesterday"], "--since: 'yesterday' is not a time"),
+        (["--since", "2026"], "--since: '2026' is not a time"),
+        (["--until", "2026-13-01"], "--until: '2026-13-01' is not a time"),
+        (["--until", "9999999999w"], "--until: '9999999999w' is not a time"),
+        (["--since", "2026-05-01", "--until", "2026-04-01"], "--since: give a time before --until"),
+        (["--app", "No Such App"], "--app: no vendor app named 'No Such App'"),
+        (["--status", "gone"], "argument --status: invalid choice: 'gone'"),
+        (["--kind", "warn"], "argument --kind: invalid choice: 'warn'"),
+        (["--json", "--csv"], "argument --csv: not allowed with argument --json"),
+    ],
+    ids=[
+        "since-a-word",
+        "since-a-bare-number",
+        "until-no-such-month",
+        "until-too-long-ago",
+        "since-after-until",
+        "unknown-app",
+        "unknown-status",
+        "unknown-kind",
+        "json-and-csv",
+    ],
+)
+def test_list_with_bad_input_exits_2_naming_the_option(capsys, history, args, message):
+    status, out, err = shell(capsys, "list", *args)
+
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert out == ""
+
+
+def test_list_into_a_reader_that_stops_early_ends_quietly(emulated_app):
+    app = emulated_app("zego")
+    room = Room.objects.create(app=app, room_id="live-1")
+    Ban.objects.bulk_create(
+        Ban(app=app, room=room, user_id=f"u{n}", kind="kick", scope="user_in_room", reason="spam")
+        for n in range(2000)
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "moderation_site.settings_test",
+        "DATABASE_URL": child_database_url(),
+    }
+    listing = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "manage.py", "bans", "list", "--csv"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = listing.stdout.readline()
+    listing.stdout.close()  # as `| head -1` does
+    _, err = listing.communicate(timeout=60)
+
+    assert first.decode().startswith("id,created_at,kind,")
+    assert listing.returncode == 0, err.decode()
+    assert b"Traceback" not in err

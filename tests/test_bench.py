@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from bench import click, expiry, history, room, throughput
+from bench import bans_list, click, expiry, history, room, throughput
 from moderation.models import ApiToken, Ban, ModerationLog, Presence, Room, VendorApp, VendorCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,6 +49,9 @@ EVERY_FIGURE = [
     "history_filter_queries",
     "history_search_queries",
     "csv_queries",
+    "bans_list_csv_100k_peak_rss_mb",
+    "bans_list_csv_100k_seconds",
+    "bans_list_csv_10k_peak_rss_mb",
     "room_page_p50_ms_5k",
     "room_page_p95_ms_5k",
     "room_members_p50_ms_5k",
@@ -84,6 +87,8 @@ def tiny(monkeypatch):
     monkeypatch.setattr(history, "SAMPLES", 2)
     monkeypatch.setattr(history, "MIN_SAMPLES", 1)
     monkeypatch.setattr(history, "ROOMS_PER_APP", 3)
+    monkeypatch.setattr(bans_list, "SMALL", 10)
+    monkeypatch.setattr(bans_list, "BANS", 30)
     monkeypatch.setattr(room, "FEW", 10)
     monkeypatch.setattr(room, "MEMBERS", 250)
 
@@ -118,6 +123,8 @@ def test_every_benchmark_prints_its_figures_and_leaves_nothing_behind(
     assert 0 <= figures["expiry_lag_p50_s"] <= figures["expiry_lag_p99_s"] < 30
     assert figures["history_list_p50_ms_1m"] > 0
     assert figures["csv_queries"] > 0
+    assert figures["bans_list_csv_100k_peak_rss_mb"] > 10
+    assert figures["bans_list_csv_100k_seconds"] > 0
     assert figures["history_queries"] > 0
     assert 0 < figures["room_page_p50_ms_5k"] <= figures["room_page_p95_ms_5k"]
     assert figures["room_page_queries"] > 0

@@ -1,25 +1,44 @@
-"""`manage.py bans`: kick, ban, mute, lift and change from the command line, with JSON output.
+"""`manage.py bans`: kick, ban, mute, lift and change from the command line, with JSON output;
+list the history.
 
 A mute (`bans mute`, audio, video or both) is a ban record of kind "mute": `lift`, `change` and
 `show` take its id as they take a ban's.
+
+`bans list` pages through the history newest first, a page per query (keyset, as the admin's
+CSV export does), writing each page before it reads the next: memory stays the same at any
+number of bans. Default: a line per ban; `--json`: JSON Lines, one ban per line as `show --json`
+prints each; `--csv`: the admin export's columns and cells (no byte-order mark).
 
 Exit status: 0 when every ban or mute reached (or, without --wait, was accepted toward) a good
 state, 1 when any failed, 2 for bad input, 3 when --wait ran out with some still pending.
 """
 
 import argparse
+import csv
 import json
 import math
+import os
+import re
+import sys
 import time
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from moderation import services
 from moderation.durations import parse_duration
 from moderation.management.lookups import EXIT_BAD_INPUT, actor_named, vendor_app_named
 from moderation.models import Ban, Room
-from moderation.selectors import ban_as_dict, bans_by_id
+from moderation.selectors import (
+    EXPORT_COLUMNS,
+    ban_as_dict,
+    ban_as_row,
+    bans_by_id,
+    newest_first_in_pages,
+)
 
 EXIT_FAILED, EXIT_PENDING = 1, 3
 LARGEST_ID = 2**63 - 1  # the database's bigint
@@ -149,7 +168,33 @@ class Command(BaseCommand):
         reconcile = sub.add_parser("reconcile", help="Dispatch what Redis lost or never got.")
         common(reconcile, with_wait=False)
 
+        listing = sub.add_parser(
+            "list", help="The history, newest first: kicks, bans and mutes (filters combine)."
+        )
+        listing.add_argument("--app", help="Vendor app name.")
+        listing.add_argument("--room", help="The vendor's room ID (bans made in that room).")
+        listing.add_argument("--user", help="User ID.")
+        listing.add_argument("--status", choices=Ban.Status.values)
+        listing.add_argument("--kind", choices=Ban.Kind.values)
+        listing.add_argument(
+            "--since",
+            metavar="TIME",
+            help="Made at or after: 2026-05-01, 2026-05-01T12:00, 2026-05-01T12:00+08:00 (no "
+            "offset: the TIME_ZONE setting), or that long ago: 90m, 12h, 7d.",
+        )
+        listing.add_argument("--until", metavar="TIME", help="Made before; as --since.")
+        output = listing.add_mutually_exclusive_group()
+        output.add_argument(
+            "--json", action="store_true", help="JSON Lines: one ban per line, as show --json."
+        )
+        output.add_argument(
+            "--csv", action="store_true", help="CSV with the admin export's columns."
+        )
+
     def handle(self, *args, action, **options):
+        if action == "list":
+            self.list_bans(options)
+            return
         try:
             if action == "reconcile":
                 self.stdout.write(json.dumps(services.reconcile()))
@@ -251,13 +296,93 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps([ban_as_dict(b) for b in bans], indent=2))
             return
         for b in bans:
-            target = b.user_id or "(whole room)"
-            where = b.room.room_id if b.room else "(every room)"
-            kind = f"mute ({MEDIA_WORDS[b.media]})" if b.is_mute else b.kind
-            line = f"#{b.pk} {kind} {target} @ {where} [{b.app.name}]: {b.status}"
-            if b.vendor_message:
-                line += f" — {b.vendor_message}"
-            self.stdout.write(line)
+            self.stdout.write(ban_line(b))
+
+    def list_bans(self, options):
+        bans = history(options)
+        if options["csv"]:
+            writer = csv.writer(self.stdout, lineterminator="\n")
+            writer.writerow(EXPORT_COLUMNS)
+
+            def write(ban):
+                writer.writerow(ban_as_row(ban))
+
+        elif options["json"]:
+
+            def write(ban):
+                self.stdout.write(json.dumps(ban_as_dict(ban)))
+
+        else:
+
+            def write(ban):
+                made = timezone.localtime(ban.created_at).isoformat(" ", "seconds")
+                self.stdout.write(f"{made} {ban_line(ban)}")
+
+        try:
+            for ban in newest_first_in_pages(bans):
+                write(ban)
+            self.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): stop quietly, and let nothing else write.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def ban_line(b: Ban) -> str:
+    target = b.user_id or "(whole room)"
+    where = b.room.room_id if b.room else "(every room)"
+    kind = f"mute ({MEDIA_WORDS[b.media]})" if b.is_mute else b.kind
+    line = f"#{b.pk} {kind} {target} @ {where} [{b.app.name}]: {b.status}"
+    if b.vendor_message:
+        line += f" — {b.vendor_message}"
+    return line
+
+
+def history(options):
+    """The bans `bans list` shows, ordered newest first, for `newest_first_in_pages`."""
+    since, until = moment(options["since"], "--since"), moment(options["until"], "--until")
+    if since and until and since >= until:
+        raise CommandError("--since: give a time before --until.", returncode=EXIT_BAD_INPUT)
+    bans = Ban.objects.select_related("app", "room", "created_by", "lifted_by")
+    if options["app"] is not None:
+        bans = bans.filter(app=vendor_app_named(options["app"], argument="--app"))
+    if options["room"] is not None:
+        bans = bans.filter(room__room_id=options["room"])
+    if options["user"] is not None:
+        bans = bans.filter(user_id=options["user"])
+    if options["status"]:
+        bans = bans.filter(status=options["status"])
+    if options["kind"]:
+        bans = bans.filter(kind=options["kind"])
+    if since:
+        bans = bans.filter(created_at__gte=since)
+    if until:
+        bans = bans.filter(created_at__lt=until)
+    return bans.order_by("-created_at", "-id")
+
+
+AGO = re.compile(r"\d{1,10}\s*[smhdw]")  # a duration with its unit: a bare number is no time
+
+
+def moment(text: str | None, option: str) -> datetime | None:
+    """--since/--until: an ISO date or time (in TIME_ZONE without an offset), or how long ago."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if AGO.fullmatch(value.lower()):
+            return timezone.now() - timedelta(seconds=parse_duration(value))
+        when = parse_datetime(value)
+        if when is None and (day := parse_date(value)) is not None:
+            when = datetime.combine(day, datetime.min.time())
+    except (ValueError, OverflowError):
+        when = None
+    if when is None:
+        raise CommandError(
+            f"{option}: {text!r} is not a time: give a date or time such as 2026-05-01, "
+            "2026-05-01T12:00 or 2026-05-01T12:00+08:00, or how long ago: 90m, 12h, 7d.",
+            returncode=EXIT_BAD_INPUT,
+        )
+    return timezone.make_aware(when) if timezone.is_naive(when) else when
 
 
 def _room(app, room_id):
