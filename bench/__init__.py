@@ -10,6 +10,7 @@ what it uses of the Stack in STACK; whatever else runs is stopped before it star
 BENCHMARKS = {
     "throughput": "bench.throughput",
     "click": "bench.click",
+    "interactive": "bench.interactive",
     "expiry": "bench.expiry",
     "history": "bench.history",
     "bans_list": "bench.bans_list",

@@ -682,8 +682,8 @@ class Stack:
         self.users.append(user)
         return user
 
-    # -- the Procfile's worker and clock: `manage.py rqworker moderation` ---------------------
-    # -- (WORKERS of them) and `manage.py clock`, as in production -----------------------------
+    # -- the Procfile's workers and clock, as in production: WORKERS of `manage.py rqworker ----
+    # -- moderation-interactive moderation`, the interactive worker and `manage.py clock` -------
 
     def workers(self) -> list[subprocess.Popen]:
         if self._workers:
@@ -691,12 +691,17 @@ class Stack:
         import django_rq
         from rq import Worker
 
+        from moderation import services
+
         log_dir = Path(settings.VAR_DIR) / "bench"
         log_dir.mkdir(parents=True, exist_ok=True)
-        workers = [
-            self._start(["rqworker", "moderation"], log_dir / f"worker-{n}.log")
-            for n in range(1, WORKERS + 1)
-        ]
+        both = ["rqworker", services.INTERACTIVE_QUEUE, services.QUEUE]
+        workers = [self._start(both, log_dir / f"worker-{n}.log") for n in range(1, WORKERS + 1)]
+        workers.append(
+            self._start(
+                ["rqworker", services.INTERACTIVE_QUEUE], log_dir / "interactive-worker.log"
+            )
+        )
         for process in workers:
             self.memory.track(process.pid, "worker")
         self._start(["clock"], log_dir / "clock.log")

@@ -127,13 +127,14 @@ def ban_many(stack: Stack, plan: Plan, *, actor, write=print) -> Outcome:
     return Outcome(plan.users / seconds, stranded)
 
 
-def _queue_idle(queue) -> bool:
+def _queues_idle(queues) -> bool:
     """No job queued, running, or scheduled within the retries' reach (expiry timers are later)."""
     soon = int(time.time()) + 2 * settings.VENDOR_RETRY_CAP_SECONDS
-    return not (
+    return not any(
         queue.count
         or queue.started_job_registry.count
         or queue.scheduled_job_registry.get_jobs_to_schedule(soon, chunk_size=1)
+        for queue in queues
     )
 
 
@@ -143,9 +144,9 @@ def wait_until_applied(ids: list[int], *, timeout: float, write=print) -> int:
     A ban can be stranded: pending, never claimed, its job done. (A worker's claim skips rows
     another transaction has locked, e.g. dispatch() still marking the batch dispatched.) Only
     reconcile would dispatch it again, DISPATCH_GRACE_SECONDS x 10 later; the benchmark does it
-    as soon as the queue is idle twice in a row, and counts it.
+    as soon as the queues are idle twice in a row, and counts it.
     """
-    queue = django_rq.get_queue(services.QUEUE)
+    queues = [django_rq.get_queue(name) for name in (services.INTERACTIVE_QUEUE, services.QUEUE)]
     deadline = time.monotonic() + timeout
     stranded, idle_polls = 0, 0
     while True:
@@ -158,7 +159,7 @@ def wait_until_applied(ids: list[int], *, timeout: float, write=print) -> int:
             return stranded
         if time.monotonic() > deadline:
             raise RuntimeError(f"{len(pending)} bans still pending after {timeout:g} s")
-        idle_polls = idle_polls + 1 if _queue_idle(queue) else 0
+        idle_polls = idle_polls + 1 if _queues_idle(queues) else 0
         unclaimed = [pk for pk, claimed_at in pending if claimed_at is None]
         if idle_polls >= 2 and unclaimed:
             write(

@@ -7,7 +7,7 @@ one clock reconciles (`services.reconcile`): the one that takes that interval's 
 (`SET NX PX`), so two clocks do not repeat its work.
 
 The clock is RQ's scheduler too: each second it moves the jobs whose time has come (retries
-after a back-off, re-apply timers, delayed re-kicks) onto the queue, using RQ's own
+after a back-off, re-apply timers, delayed re-kicks) onto their queue, using RQ's own
 `RQScheduler.enqueue_scheduled_jobs`. One clock does it at a time, under a 3-second lease it
 renews each second, so another takes over within seconds of its death. (RQ's own scheduler,
 `rqworker --with-scheduler`, holds its lock 61 s past its worker's death.)
@@ -48,8 +48,9 @@ class Clock:
     def __init__(self, name: str):
         self.name = name
         self.next_reconcile = 0.0  # monotonic; 0: at the first tick
-        self.scheduler = RQScheduler([redis.QUEUE], connection=redis.connection())
-        self.scheduler.prepare_registries([redis.QUEUE])
+        # Both queues: an interactive job's retry waits in the interactive queue's schedule.
+        self.scheduler = RQScheduler(list(redis.QUEUES), connection=redis.connection())
+        self.scheduler.prepare_registries(list(redis.QUEUES))
 
     def tick(self) -> dict:
         done = {"expired": self._expire(), "released": self._release()}

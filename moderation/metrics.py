@@ -194,18 +194,23 @@ def _queue_families():
     from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
     jobs = GaugeMetricFamily(
-        PREFIX + "queue_jobs", "Jobs of the moderation queue, by state.", labels=["state"]
+        PREFIX + "queue_jobs",
+        "Jobs of the moderation queues (interactive and bulk together), by state.",
+        labels=["state"],
     )
     workers = GaugeMetricFamily(PREFIX + "workers_alive", "Workers whose lease holds now.")
     clocks = GaugeMetricFamily(PREFIX + "clocks_alive", "Clocks whose lease holds now.")
     try:
         connection = redis.connection()
-        queue = redis.queue()
-        name = queue.name
-        jobs.add_metric(["queued"], queue.count)
-        jobs.add_metric(["scheduled"], ScheduledJobRegistry(name, connection=connection).count)
-        jobs.add_metric(["started"], StartedJobRegistry(name, connection=connection).count)
-        jobs.add_metric(["failed"], FailedJobRegistry(name, connection=connection).count)
+        queues = [redis.queue(interactive=interactive) for interactive in (True, False)]
+        jobs.add_metric(["queued"], sum(queue.count for queue in queues))
+        for state, registry in [
+            ("scheduled", ScheduledJobRegistry),
+            ("started", StartedJobRegistry),
+            ("failed", FailedJobRegistry),
+        ]:
+            count = sum(registry(q.name, connection=connection).count for q in queues)
+            jobs.add_metric([state], count)
         workers.add_metric([], liveness.alive("worker", connection))
         clocks.add_metric([], liveness.alive("clock", connection))
     except RedisError as exc:

@@ -1,4 +1,4 @@
-"""The process's one Redis client: the queue, the rate limiter, the ban-check cache, the leases.
+"""The process's one Redis client: the queues, the rate limiter, the ban-check cache, the leases.
 
 django-rq opens a new connection pool on every `get_connection`; this keeps one per process.
 """
@@ -6,6 +6,9 @@ django-rq opens a new connection pool on every `get_connection`; this keeps one 
 import django_rq
 
 QUEUE = "moderation"
+# Moderators' actions on a few users: every worker takes these first, and one serves only them.
+INTERACTIVE_QUEUE = "moderation-interactive"
+QUEUES = (INTERACTIVE_QUEUE, QUEUE)  # in the order a worker listens to them
 
 _connection = None
 
@@ -23,5 +26,5 @@ def use(client) -> None:
     _connection = client
 
 
-def queue():
-    return django_rq.get_queue(QUEUE, connection=connection())
+def queue(*, interactive: bool = False):
+    return django_rq.get_queue(INTERACTIVE_QUEUE if interactive else QUEUE, connection=connection())

@@ -4,6 +4,7 @@ from django.db import close_old_connections
 from rq.worker import SimpleWorker
 
 from . import liveness, logs
+from .services.queue import running_from
 
 
 class Worker(SimpleWorker):
@@ -13,6 +14,8 @@ class Worker(SimpleWorker):
     database connection cost about as much as the vendor call, on every kick. A job that
     crashes the process still loses nothing: its bans stay pending, claimed under this
     worker's lease, and the clock dispatches them again once the lease has lapsed (seconds).
+
+    A job from the interactive queue runs as interactive work (`services.queue.running_from`).
     """
 
     def register_birth(self):
@@ -30,7 +33,8 @@ class Worker(SimpleWorker):
         liveness.begin(job.id)
         token = logs.job_id.set(job.id)  # on every log line of the job, and its error reports
         try:
-            return super().perform_job(job, queue, execution)
+            with running_from(queue.name):
+                return super().perform_job(job, queue, execution)
         finally:
             logs.job_id.reset(token)
             liveness.end()

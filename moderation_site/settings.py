@@ -203,7 +203,10 @@ redaction.remember(DATABASES["default"].get("PASSWORD"))
 # their children; this default is only what a bare `manage.py` would try.
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 redaction.remember(urlsplit(REDIS_URL).password)
+# Moderators' actions on a few users have a queue of their own, which every worker takes first
+# and one worker serves alone (Procfile): they never wait behind a bulk action's jobs.
 RQ_QUEUES = {
+    "moderation-interactive": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
     "moderation": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300},
 }
 # Jobs run in the worker process, not a fork per job: see moderation/worker.py.
@@ -306,6 +309,9 @@ LEASE_SECONDS = env.float("LEASE_SECONDS", default=5.0)
 REAPPLY_MARGIN_SECONDS = env.int("REAPPLY_MARGIN_SECONDS", default=3600)
 # Bans handed to one apply job; several jobs let several workers share a bulk action.
 BANS_PER_JOB = env.int("BANS_PER_JOB", default=100)
+# A moderator's action on at most this many users is interactive: its jobs take the interactive
+# queue and its vendor calls the app's next free rate-limit slot, ahead of any bulk action's.
+INTERACTIVE_MAX_USERS = env.int("INTERACTIVE_MAX_USERS", default=10)
 # Ban checks answered per second and token, unless the token sets its own (`--rate`).
 BAN_CHECK_RATE_PER_SECOND = env.int("BAN_CHECK_RATE_PER_SECOND", default=500)
 

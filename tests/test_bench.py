@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from bench import bans_list, click, expiry, history, room, throughput
+from bench import bans_list, click, expiry, history, interactive, room, throughput
 from moderation.models import ApiToken, Ban, ModerationLog, Presence, Room, VendorApp, VendorCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,6 +30,10 @@ EVERY_FIGURE = [
     "throughput_stranded_bans",
     "click_to_vendor_p50_ms",
     "click_to_vendor_p99_ms",
+    "interactive_during_bulk_p50_s",
+    "interactive_during_bulk_p99_s",
+    "interactive_bulk_throughput_ratio",
+    "interactive_throttled_calls",
     "expiry_lag_p50_s",
     "expiry_lag_p99_s",
     "history_list_p50_ms_1m",
@@ -81,6 +85,9 @@ def tiny(monkeypatch):
     )
     monkeypatch.setattr(click, "SAMPLES", 3)
     monkeypatch.setattr(click, "REST_SECONDS", 0.05)
+    monkeypatch.setattr(interactive, "BULK_USERS", 30)
+    monkeypatch.setattr(interactive, "SINGLES", 2)
+    monkeypatch.setattr(interactive, "FIRST_SINGLE_SECONDS", 0.05)
     monkeypatch.setattr(expiry, "BANS", 4)
     monkeypatch.setattr(expiry, "ACTIONS", 2)
     monkeypatch.setattr(expiry, "FIRST_SECONDS", 1)
@@ -120,6 +127,9 @@ def test_every_benchmark_prints_its_figures_and_leaves_nothing_behind(
     for vendor in ("zego", "tencent", "volcengine"):
         assert figures[f"throughput_users_per_s_{vendor}"] > 0
     assert 0 < figures["click_to_vendor_p50_ms"] <= figures["click_to_vendor_p99_ms"]
+    assert 0 < figures["interactive_during_bulk_p50_s"] <= figures["interactive_during_bulk_p99_s"]
+    assert figures["interactive_bulk_throughput_ratio"] > 0
+    assert figures["interactive_throttled_calls"] == 0
     assert 0 <= figures["expiry_lag_p50_s"] <= figures["expiry_lag_p99_s"] < 30
     assert figures["history_list_p50_ms_1m"] > 0
     assert figures["csv_queries"] > 0

@@ -34,8 +34,12 @@ def stored():
 def queued_rekicks(connection):
     import django_rq
 
-    queue = django_rq.get_queue("moderation", connection=connection)
-    return [job.args for job in queue.get_jobs() if job.func_name.endswith("rekick_user")]
+    jobs = [
+        job
+        for name in ("moderation-interactive", "moderation")
+        for job in django_rq.get_queue(name, connection=connection).get_jobs()
+    ]
+    return [job.args for job in jobs if job.func_name.endswith("rekick_user")]
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

@@ -152,7 +152,8 @@ def test_a_worker_applying_bans_never_writes_a_secret_anywhere(
             VendorApp.objects.filter(pk=unreadable.pk).update(
                 secret_ciphertext=_under_a_lost_key(canaries["tencent"])
             )
-        failed_jobs = FailedJobRegistry("moderation", connection=redis_connection)
+        # A kick of one user: an interactive job.
+        failed_jobs = FailedJobRegistry("moderation-interactive", connection=redis_connection)
         wait_until(lambda: failed_jobs.count, message="the job that raised")
     finally:
         stop_gracefully(worker)

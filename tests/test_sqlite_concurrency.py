@@ -136,7 +136,7 @@ GUNICORN = [
     # No control socket: its default path is one per user, shared with any other gunicorn.
     *("--timeout", "30", "--access-logfile", "-", "--no-control-socket"),
 ]
-RQWORKER = ["manage.py", "rqworker", "moderation", "--with-scheduler"]
+RQWORKER = ["manage.py", "rqworker", "moderation-interactive", "moderation", "--with-scheduler"]
 
 
 def manage(env: dict, *args: str) -> str:

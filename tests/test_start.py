@@ -1,5 +1,6 @@
-"""`make run`'s command (`manage.py start`) for real: every Procfile process runs, a command typed
-in a second terminal with nothing set reaches them, and a signal to the group stops all of it."""
+"""`make run`'s command (`manage.py start`) for real: every Procfile process runs (both workers
+hold a lease), a command typed in a second terminal with nothing set reaches them, and a signal
+to the group stops all of it."""
 
 import contextlib
 import json
@@ -129,6 +130,10 @@ def test_a_ban_from_a_second_terminal_is_applied_and_expires_on_time_and_sigterm
     make_run,
 ):
     make_run.start()
+    # The Procfile's worker and its interactive worker each hold a worker lease.
+    wait_until(
+        lambda: _workers_alive(make_run) == 2, timeout=30, interval=0.3, message="two workers"
+    )
     made = make_run.second_terminal(
         "bans",
         "ban",
@@ -164,7 +169,7 @@ def test_a_ban_from_a_second_terminal_is_applied_and_expires_on_time_and_sigterm
     _stop_and_assert_all_stopped(make_run, signal.SIGTERM)
     output = make_run.output()
     assert "Redis: started redis-server" in output
-    assert "Starting web, worker, clock, emulator (Procfile)." in output
+    assert "Starting web, worker, interactive-worker, clock, emulator (Procfile)." in output
     assert f"Open http://127.0.0.1:{make_run.web}/admin/" in output
     assert "demo-password-for-tests" in output
 
@@ -200,6 +205,11 @@ def _stop_and_assert_all_stopped(run, signum):
     for port in (run.web, run.emulator):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+def _workers_alive(run) -> int:
+    checks = requests.get(f"http://127.0.0.1:{run.web}/healthz", timeout=10).json()["checks"]
+    return checks.get("workers", {}).get("alive", 0)
 
 
 def _log_of(database: Path, ban_id: int) -> list[tuple[str, datetime]]:

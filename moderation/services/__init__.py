@@ -2,7 +2,8 @@
 
     validation      every check before anything is saved
     bans            the moderators' actions: kick, ban, mute, lift, change, retry
-    queue           handing work to the workers (Redis may be down: nothing raises)
+    queue           handing work to the workers, interactive before bulk (Redis may be down:
+                    nothing raises)
     vendor_calls    one vendor call: client, requests, send, and what the answer means
     claims          which worker sends a ban now
     applying        the workers' kicks and bans: claim, call, record the answer
@@ -35,7 +36,7 @@ from .bans import (
 from .claims import release_dead_claims
 from .enforcement import receive_room_event, rekick
 from .expiry import EXPIRE_BATCH, expire_due
-from .queue import QUEUE, dispatch
+from .queue import INTERACTIVE_QUEUE, QUEUE, dispatch
 from .reconciliation import reconcile
 from .streams import stop_new_stream
 from .validation import (
@@ -53,6 +54,7 @@ from .vendor_sync import reapply, sync
 
 __all__ = [
     "EXPIRE_BATCH",
+    "INTERACTIVE_QUEUE",
     "MAX_BAN_SECONDS",
     "PERMANENT",
     "QUEUE",

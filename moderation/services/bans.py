@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from ..messages import N_, Text
 from ..models import Ban, ModerationLog, Room, VendorApp
 from ..transactions import writing
-from .queue import dispatch, enqueue_sync, schedule_reapply
+from .queue import dispatch, enqueue_sync, is_interactive, schedule_reapply
 from .records import log_many, refresh_cache_on_commit
 from .validation import (
     check_app,
@@ -278,7 +278,8 @@ def _record(action: PreparedAction, room: Room | None, batch, actor) -> list[Ban
             ]
         )
         ids = [b.pk for b in bans]
-        transaction.on_commit(lambda: dispatch(ids))
+        # An action on a few users goes ahead of any bulk action's work (`queue`).
+        transaction.on_commit(lambda: dispatch(ids, interactive=is_interactive(len(ids))))
         if kind != Ban.Kind.KICK:
             # After the dispatch, so the vendor call is not kept waiting for the cache.
             refresh_cache_on_commit(ids)
@@ -414,7 +415,7 @@ def retry(*, ban: Ban, actor) -> Ban:
             ]
         )
         log_many([ban], Event.RETRIED, actor=actor, message=Text(RETRIED_BY_MODERATOR))
-        transaction.on_commit(lambda: dispatch([ban.pk]))
+        transaction.on_commit(lambda: dispatch([ban.pk], interactive=True))
         refresh_cache_on_commit([ban.pk])  # pending again: it holds while the vendor is asked
     return ban
 

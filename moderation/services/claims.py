@@ -75,6 +75,7 @@ def release_dead_claims() -> int:
             ModerationLog.Event.RETRIED,
             message=Text(SENT_AGAIN),
         )
+        # Each to its action's queue: a raid's bans stay bulk, a single kick interactive.
         transaction.on_commit(lambda: dispatch(ids))
     log.info("Claims %s have ended: %d bans dispatched again.", sorted(dead), len(ids))
     return len(ids)

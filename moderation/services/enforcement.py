@@ -24,7 +24,7 @@ from ..models import Ban, ModerationLog, Presence, VendorApp
 from ..transactions import writing
 from ..vendors import Delivery, RoomEvent
 from ..vendors.base import VendorInputError
-from .queue import enqueue_rekick, enqueue_stop_stream, retry_delay
+from .queue import enqueue_rekick, enqueue_stop_stream, interactive_bans, retry_delay
 from .records import log_many, result_details, said
 from .vendor_calls import Outcome, outcome, send, vendor_client
 
@@ -70,7 +70,12 @@ def receive_room_event(*, app: VendorApp, delivery: Delivery) -> bool:
             log.warning("Entry of %s not checked now (%s).", event.user_id, type(exc).__name__)
             return True
         if answer.banned:
-            enqueue_rekick(app.pk, event.room_id, event.user_id)
+            # As urgent as the ban it enforces: a raid's bans re-kick as bulk work.
+            try:
+                interactive = answer.ban_id in interactive_bans([answer.ban_id])
+            except DatabaseError:
+                interactive = False  # the cache answered; the re-kick must not wait for that
+            enqueue_rekick(app.pk, event.room_id, event.user_id, interactive=interactive)
     return True
 
 

@@ -37,7 +37,7 @@ def reconcile() -> dict:
     now = timezone.now()
     undispatched = _undispatched(now)
     if undispatched:
-        dispatch(undispatched)
+        dispatch(undispatched)  # each to its action's queue: a raid's bans stay bulk
     unsynced = _unsynced(now)
     for pk in unsynced:
         enqueue_sync(pk)

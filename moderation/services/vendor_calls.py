@@ -1,7 +1,8 @@
 """One vendor call: the client, the requests for a group of bans, the send, and what came back.
 
-Every call is recorded as a `VendorCall` and goes through the app's rate limit. `outcome` is the
-one place that reads a vendor's answer as done, nobody there, try again, or failed.
+Every call is recorded as a `VendorCall` and goes through the app's rate limit, ahead of bulk
+calls when interactive work makes it (`queue.running_from`). `outcome` is the one place that
+reads a vendor's answer as done, nobody there, try again, or failed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..models import Ban, Vendor, VendorApp, VendorCall
 from ..ratelimit import vendor_call_slot
 from ..vendors import capabilities_for, client_for
 from ..vendors.base import CallResult, Capabilities, VendorRequest
+from .queue import interactive_now
 
 
 class Outcome(enum.Enum):
@@ -98,7 +100,14 @@ def send(client, app: VendorApp, request: VendorRequest, bans: list[Ban], attemp
     rate = app.rate_limits.get(request.action) or client.capabilities.rate_limits.get(
         request.action, 1
     )
-    with vendor_call_slot(redis.connection(), app_pk=app.pk, action=request.action, rate=rate):
+    slot = vendor_call_slot(
+        redis.connection(),
+        app_pk=app.pk,
+        action=request.action,
+        rate=rate,
+        interactive=interactive_now(),
+    )
+    with slot:
         result = client.send(request)
     metrics.vendor_call(client, result)
     call = VendorCall.objects.create(

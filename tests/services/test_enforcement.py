@@ -60,10 +60,15 @@ def in_presence(app, room_id, user):
 def handled(emulator, redis_connection):
     """Every callback delivered and answered (a re-kick, if any, is queued by then), and the
     worker has nothing queued or running: whatever the entries would cause has happened."""
-    queue = Queue("moderation", connection=redis_connection)
-    taken = IntermediateQueue(queue.key, redis_connection).get_job_ids()  # dequeued, not started
-    running = StartedJobRegistry("moderation", connection=redis_connection)
-    return callbacks_settled(emulator) and not (queue.count or taken or running.count)
+    if not callbacks_settled(emulator):  # first: a re-kick is queued before the answer
+        return False
+    for name in ("moderation-interactive", "moderation"):
+        queue = Queue(name, connection=redis_connection)
+        taken = IntermediateQueue(queue.key, redis_connection).get_job_ids()  # not started yet
+        running = StartedJobRegistry(name, connection=redis_connection)
+        if queue.count or taken or running.count:
+            return False
+    return True
 
 
 def rekicks(ban):

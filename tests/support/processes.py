@@ -100,7 +100,10 @@ def start_worker_to(log_path: Path, **env) -> subprocess.Popen:
     }
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "moderation", "--with-scheduler"],
+            [
+                *(sys.executable, "manage.py", "rqworker"),
+                *("moderation-interactive", "moderation", "--with-scheduler"),
+            ],
             cwd=ROOT,
             env=environment,
             stdout=log,

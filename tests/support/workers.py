@@ -14,9 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def start_worker(*, scheduler: bool = True, **env) -> subprocess.Popen:
-    """`manage.py rqworker moderation`; with RQ's scheduler for tests that run no clock (in
-    production the clock moves scheduled jobs: scheduler=False, as in the Procfile)."""
-    return _start(["rqworker", "moderation", *(["--with-scheduler"] if scheduler else [])], env)
+    """`manage.py rqworker moderation-interactive moderation`, the Procfile's worker; with RQ's
+    scheduler for tests that run no clock (in production the clock moves scheduled jobs:
+    scheduler=False, as in the Procfile)."""
+    queues = ["moderation-interactive", "moderation"]
+    return _start(["rqworker", *queues, *(["--with-scheduler"] if scheduler else [])], env)
+
+
+def start_interactive_worker(**env) -> subprocess.Popen:
+    """`manage.py rqworker moderation-interactive`, the Procfile's interactive worker."""
+    return _start(["rqworker", "moderation-interactive"], env)
 
 
 def start_clock(**env) -> subprocess.Popen:
