@@ -170,10 +170,18 @@ def test_a_worker_s_lines_inside_a_job_carry_the_job_s_id(emulated_app, redis_co
         reason="spam",
         actor=None,
     )
-    (job_id,) = django_rq.get_queue("moderation", connection=redis_connection).job_ids
+    # One user: the interactive queue's job.
+    (job_id,) = django_rq.get_queue("moderation-interactive", connection=redis_connection).job_ids
 
     worker = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "rqworker", "moderation", "--burst"],
+        [
+            sys.executable,
+            "manage.py",
+            "rqworker",
+            "moderation-interactive",
+            "moderation",
+            "--burst",
+        ],
         cwd=ROOT,
         env={
             **os.environ,

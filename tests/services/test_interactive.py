@@ -12,7 +12,7 @@ from moderation import health, liveness, services
 from moderation.clock import Clock
 from moderation.models import Ban
 from moderation.services.queue import running_from
-from moderation.vendors import RoomEvent
+from moderation.vendors import Delivery, RoomEvent
 
 from ..support.bans import final
 from ..support.workers import start_interactive_worker, start_worker, stop_worker, wait_until
@@ -131,17 +131,15 @@ def test_a_banned_users_entry_is_rekicked_on_the_queue_of_the_action_that_banned
     assert {b.status for b in final(bans)} == {Ban.Status.ACTIVE}
     empty_queues(redis_connection)
 
-    services.receive_room_event(
-        app=app,
-        event=RoomEvent(
-            kind=RoomEvent.JOIN,
-            room_id="8080",
-            user_id="troll",
-            at_ms=int(time.time() * 1000),
-            delivery_key="entry-1",
-            vendor_event="103",
-        ),
+    entry = RoomEvent(
+        kind=RoomEvent.JOIN,
+        room_id="8080",
+        user_id="troll",
+        at_ms=int(time.time() * 1000),
+        delivery_key="entry-1",
+        vendor_event="103",
     )
+    services.receive_room_event(app=app, delivery=Delivery(event=entry, sent_at=time.time()))
 
     other = BULK if queue == INTERACTIVE else INTERACTIVE
     assert jobs(redis_connection, queue, "rekick_user") == [(app.pk, "8080", "troll", 1, True)]
