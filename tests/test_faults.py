@@ -61,7 +61,8 @@ def private_redis(settings, monkeypatch):
     (queue, rate limiter, ban-check cache) and its workers use it."""
     server = PrivateRedis().start()
     settings.RQ_QUEUES = {
-        "moderation": {"URL": server.url(TEST_REDIS_DB), "DEFAULT_TIMEOUT": 300},
+        name: {"URL": server.url(TEST_REDIS_DB), "DEFAULT_TIMEOUT": 300}
+        for name in ("moderation-interactive", "moderation")
     }
     monkeypatch.setattr(moderation_redis, "_connection", None)  # opened again from RQ_QUEUES
     yield server

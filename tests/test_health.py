@@ -76,7 +76,10 @@ def test_workers_killed_answer_503_naming_workers(redis_connection, emulated_app
 
 def test_redis_stopped_answers_503_naming_redis(settings, monkeypatch, transactional_db):
     server = PrivateRedis().start()
-    settings.RQ_QUEUES = {"moderation": {"URL": server.url(TEST_REDIS_DB), "DEFAULT_TIMEOUT": 300}}
+    settings.RQ_QUEUES = {
+        name: {"URL": server.url(TEST_REDIS_DB), "DEFAULT_TIMEOUT": 300}
+        for name in ("moderation-interactive", "moderation")
+    }
     monkeypatch.setattr(moderation_redis, "_connection", None)
     process = start_worker(REDIS_URL=server.url())
     try:

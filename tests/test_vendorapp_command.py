@@ -313,7 +313,10 @@ def replaced(args, option, value):
             replaced(ADD_ZEGO_WITH_SECRET, "--callback-secret-env", "NO_SUCH_VARIABLE"),
             "--callback-secret-env: no environment variable of that name is set.",
         ),
-        (replaced(ADD_VOLC, "--endpoint", "127.0.0.1:8090"), "--endpoint: Enter a valid URL."),
+        (
+            replaced(ADD_VOLC, "--endpoint", "127.0.0.1:8090"),
+            "--endpoint: The endpoint must start with https:// (or http://) and name a host.",
+        ),
         (replaced(ADD_VOLC, "--rate-limit", "BanRoomUser"), "--rate-limit: write ACTION=N"),
         (replaced(ADD_VOLC, "--rate-limit", "=40"), "--rate-limit: write ACTION=N"),
         (
@@ -322,15 +325,15 @@ def replaced(args, option, value):
         ),
         (
             replaced(ADD_VOLC, "--rate-limit", "BanRoomUser=0"),
-            "--rate-limit: Give positive numbers of calls per second by action",
+            "--rate-limit: Rate limits: give each action a number of calls per second above 0",
         ),
         (
             replaced(ADD_VOLC, "--rate-limit", "BanRoomUser=-3"),
-            "--rate-limit: Give positive numbers of calls per second by action",
+            "--rate-limit: Rate limits: give each action a number of calls per second above 0",
         ),
         (
             replaced(ADD_VOLC, "--rate-limit", "BanRoomUser=inf"),
-            "--rate-limit: Give positive numbers of calls per second by action",
+            "--rate-limit: Rate limits: give each action a number of calls per second above 0",
         ),
         (
             [*ADD_VOLC, "--zego-native-ban"],

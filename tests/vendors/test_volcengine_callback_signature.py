@@ -63,7 +63,7 @@ def test_the_vector_is_the_sha256_of_the_sorted_values_joined_without_separator(
 
 
 def test_the_reader_accepts_the_vector_callback_and_reads_its_join():
-    event = read_callback("volcengine", {}, body(), secret=SECRET, app_id=FIELDS["AppId"])
+    event = read_callback("volcengine", {}, body(), secret=SECRET, app_id=FIELDS["AppId"]).event
 
     assert (event.kind, event.room_id, event.user_id) == (RoomEvent.JOIN, "直播间-1", "user_42")
     assert event.at_ms == 1700000000123
