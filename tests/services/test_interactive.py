@@ -165,7 +165,7 @@ def test_the_interactive_worker_holds_a_worker_lease_that_healthz_counts(redis_c
         assert health.check_workers(redis_connection) == {"ok": True, "alive": 1}
     finally:
         print(stop_worker(process))
-    assert liveness.alive("worker") == 0
+    wait_until(lambda: liveness.alive("worker") == 0, timeout=15, message="its lease gone")
 
 
 # --- Against the emulator's rate limit, with real workers --------------------------------------
