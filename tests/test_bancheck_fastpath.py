@@ -296,10 +296,11 @@ SKIPPED_MIDDLEWARE = [
 
 
 @pytest.mark.parametrize(("module", "name", "method"), SKIPPED_MIDDLEWARE)
-def test_the_ban_check_runs_no_session_locale_csrf_auth_or_messages_middleware(
+def test_the_ban_check_runs_no_left_out_middleware_that_the_admin_login_runs(
     bearer, monkeypatch, module, name, method
 ):
-    """The middleware's hook is not called for the ban check, and is for the admin's login."""
+    """Session, locale, common, CSRF, auth, messages, time zone and axes middleware: the hook is
+    not called for the ban check, and is for the admin's login page."""
     ran = []
     original = getattr(import_string(f"{module}.{name}"), method)
 
@@ -316,7 +317,7 @@ def test_the_ban_check_runs_no_session_locale_csrf_auth_or_messages_middleware(
     assert set(ran) == {"/admin/login/"}  # CSRF's also runs in the login view's decorator
 
 
-def test_the_ban_check_says_no_content_language_while_the_full_path_does(bearer):
+def test_the_ban_check_sends_no_content_language_or_vary_while_the_full_path_does(bearer):
     full, short = both(query="room=r&user=u", headers=bearer)
 
     assert full.header("Content-Language") == "en"
@@ -357,8 +358,19 @@ def test_the_noop_path_is_absent_unless_bench_noop_is_on():
 
 @override_settings(BENCH_NOOP=True)
 def test_with_bench_noop_on_the_noop_path_answers_200_without_django():
-    answer = call(Handler(), NOOP_PATH)
+    """200 with the fixed body, and Django never hears of the request (no request_started)."""
+    started = []
 
+    def count(**kwargs):
+        started.append(kwargs)
+
+    signals.request_started.connect(count)
+    try:
+        answer = call(Handler(), NOOP_PATH)
+    finally:
+        signals.request_started.disconnect(count)
+
+    assert started == []
     assert answer.status == 200
     assert answer.body == NOOP_BODY
     assert answer.header("Content-Length") == str(len(NOOP_BODY))
