@@ -103,9 +103,19 @@ def child_database_url() -> str:
 class Gunicorn:
     """`gunicorn moderation_site.wsgi` on a free loopback port, for the length of a `with`."""
 
-    def __init__(self, *, workers: int, threads: int = 1, env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        workers: int,
+        threads: int = 1,
+        worker_class: str | None = None,
+        env: dict | None = None,
+    ):
         self.port = free_port()
         self.workers, self.threads = workers, threads
+        # gthread with threads, else sync, unless named (gthread with one thread keeps
+        # connections alive, sync closes each after its answer).
+        self.worker_class = worker_class or ("gthread" if threads > 1 else "sync")
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 
@@ -134,7 +144,7 @@ class Gunicorn:
             "--workers",
             str(self.workers),
             "--worker-class",
-            "gthread" if self.threads > 1 else "sync",
+            self.worker_class,
             "--threads",
             str(self.threads),
             "--keep-alive",

@@ -37,6 +37,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -47,6 +49,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone
+from redis import Redis
 from redis.exceptions import RedisError
 
 from . import redis
@@ -156,6 +159,33 @@ def _script(source: str):
     if script is None:
         script = _scripts[(id(connection), source)] = connection.register_script(source)
     return script
+
+
+# The check's own client of the process's Redis: it keeps one connection, where each command of
+# the shared client takes one from the pool and gives it back, which cost as much CPU as the
+# check's own round trip. redis-py locks it around each command, so threads may share it. Made
+# anew in a forked child (its parent's socket is not its own) and when the process's client is
+# replaced (tests, the benchmarks).
+_check_client = None
+_check_client_lock = threading.Lock()
+
+
+def _check_script():
+    connection = _redis()
+    held = _check_client
+    if held is None or held[0] is not connection or held[1] != os.getpid():
+        with _check_client_lock:
+            held = _new_check_client(connection)
+    return held[2]
+
+
+def _new_check_client(connection):
+    global _check_client
+    held = _check_client
+    if held is None or held[0] is not connection or held[1] != os.getpid():
+        client = Redis(connection_pool=connection.connection_pool, single_connection_client=True)
+        held = _check_client = (connection, os.getpid(), client.register_script(_CHECK))
+    return held
 
 
 # --- What a ban entry says --------------------------------------------------------------------
@@ -520,7 +550,7 @@ def check(token: str, room_id: str, user_id: str) -> Answer:
     """
     hashed = token_hash(token)
     try:
-        reply = _script(_CHECK)(
+        reply = _check_script()(
             keys=[TOKENS, RATE_PREFIX + hashed],
             args=[hashed, room_id, user_id, _default_rate()],
         )

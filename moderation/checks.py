@@ -1,5 +1,6 @@
 """Start-up checks: what would otherwise only show as a 500 in production."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.staticfiles import finders
 from django.core import checks
@@ -30,3 +31,18 @@ def admin_media_exists(app_configs=None, **kwargs):
                     )
                 )
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def bench_noop_off(app_configs=None, **kwargs):
+    """BENCH_NOOP is `manage.py bench`'s alone: it sets it for the server it starts."""
+    if not settings.BENCH_NOOP:
+        return []
+    return [
+        checks.Warning(
+            "BENCH_NOOP is on: /bench/noop answers every request without Django, as only the "
+            "benchmark's own server should.",
+            hint="Unset BENCH_NOOP (or set it to false) in production.",
+            id="moderation.W001",
+        )
+    ]

@@ -315,6 +315,10 @@ INTERACTIVE_MAX_USERS = env.int("INTERACTIVE_MAX_USERS", default=10)
 # Ban checks answered per second and token, unless the token sets its own (`--rate`).
 BAN_CHECK_RATE_PER_SECOND = env.int("BAN_CHECK_RATE_PER_SECOND", default=500)
 
+# Only `manage.py bench` turns this on: the WSGI handler then answers /bench/noop itself, the
+# web server's own floor that the ban check is measured against. Never in production.
+BENCH_NOOP = env.bool("BENCH_NOOP", default=False)
+
 # /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: 404.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # prometheus-client reads PROMETHEUS_MULTIPROC_DIR when it is first imported, after these

@@ -1,6 +1,12 @@
+"""The WSGI application gunicorn serves (Procfile): Django's handler with the ban check's short
+path (moderation_site/handler.py)."""
+
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
+
+from moderation_site.handler import Handler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moderation_site.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)  # as django.core.wsgi.get_wsgi_application does
+application = Handler()

@@ -64,8 +64,12 @@ EVERY_FIGURE = [
     "room_page_queries",
     "room_members_queries",
     "bancheck_max_rps",
+    "bancheck_noop_max_rps",
+    "bancheck_efficiency",
     "bancheck_p50_ms_at_500rps",
     "bancheck_p99_ms_at_500rps",
+    "bancheck_p50_ms_at_1000rps",
+    "bancheck_p99_ms_at_1000rps",
     "worker_peak_rss_mb",
     "web_peak_rss_mb",
 ]
@@ -164,15 +168,29 @@ def test_the_ban_check_benchmark_prints_its_figures_and_merges_them(tmp_path, re
     lines = out.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "bancheck_max_rps",
+        "bancheck_noop_max_rps",
+        "bancheck_efficiency",
         "bancheck_p50_ms_at_500rps",
         "bancheck_p99_ms_at_500rps",
+        "bancheck_p50_ms_at_1000rps",
+        "bancheck_p99_ms_at_1000rps",
     ]
-    for line, unit in zip(lines, ["req/s", "ms", "ms"], strict=True):
-        assert re.fullmatch(rf"\w+: [0-9.]+ {unit} \(target .+\)", line), line
+    units = ["req/s", "req/s", "×", "ms", "ms", "ms", "ms"]
+    for line, unit in zip(lines, units, strict=True):
+        assert re.fullmatch(rf"\w+: [0-9.]+ {unit}.* \(target .+\)", line), line
     figures = json.loads(output.read_text())
     assert figures["throughput_bans_per_s"] == 12.5  # other benchmarks' keys are kept
     assert figures["bancheck_max_rps"] > 0
-    assert 0 < figures["bancheck_p50_ms_at_500rps"] <= figures["bancheck_p99_ms_at_500rps"]
+    assert figures["bancheck_noop_max_rps"] > 0
+    assert figures["bancheck_efficiency"] == pytest.approx(
+        figures["bancheck_max_rps"] / figures["bancheck_noop_max_rps"], abs=0.01
+    )
+    for rate in (500, 1000):
+        p50, p99 = (
+            figures[f"bancheck_p50_ms_at_{rate}rps"],
+            figures[f"bancheck_p99_ms_at_{rate}rps"],
+        )
+        assert 0 < p50 <= p99
     # Its own rows are gone, and so are its cache entries.
     assert not VendorApp.objects.exists()
     assert not Ban.objects.exists()
