@@ -141,18 +141,22 @@ def newest_first_in_pages(queryset, *, first_page: int | None = None, page: int 
 MEMBERS_PAGE = 100
 
 
-def in_force(now=None) -> Q:
-    """Bans that hold now: active and not yet ended, or pending (held while the vendor is asked)."""
+def _holding(kind: str, now=None) -> Q:
+    """Records of `kind` that hold now: active and not yet ended, or pending (held while the
+    vendor is asked)."""
     now = now or timezone.now()
     active = Q(status=Ban.Status.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    return Q(kind=Ban.Kind.BAN) & (active | Q(status=Ban.Status.PENDING))
+    return Q(kind=kind) & (active | Q(status=Ban.Status.PENDING))
+
+
+def in_force(now=None) -> Q:
+    """Bans that hold now."""
+    return _holding(Ban.Kind.BAN, now)
 
 
 def muting(now=None) -> Q:
     """Mutes that hold now, by the same rule as `in_force`."""
-    now = now or timezone.now()
-    active = Q(status=Ban.Status.ACTIVE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    return Q(kind=Ban.Kind.MUTE) & (active | Q(status=Ban.Status.PENDING))
+    return _holding(Ban.Kind.MUTE, now)
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,11 @@ def test_a_bulk_caller_waiting_first_gives_the_next_slot_to_a_slower_interactive
     redis_connection, monkeypatch
 ):
     sleep = time.sleep
+    bulk_waiting = threading.Event()
 
     def slow_for_the_interactive_caller(seconds):
+        if threading.current_thread().name == "bulk":
+            bulk_waiting.set()
         # It wakes after the bulk caller each time: only its priority gets it the slot first.
         sleep(seconds + (0.1 if threading.current_thread().name == "interactive" else 0))
 
@@ -80,7 +83,7 @@ def test_a_bulk_caller_waiting_first_gives_the_next_slot_to_a_slower_interactive
     bulk = _taking(redis_connection, order, "bulk", interactive=False)
     urgent = _taking(redis_connection, order, "interactive", interactive=True)
     bulk.start()
-    sleep(0.2)  # the bulk caller has been waiting a while when the interactive one comes
+    assert bulk_waiting.wait(timeout=5)  # the bulk caller waits when the interactive one comes
     urgent.start()
     bulk.join()
     urgent.join()

@@ -18,9 +18,10 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from .. import bancheck, redis
+from .. import redis
 from ..messages import N_, Text
 from ..models import Ban, ModerationLog, PublishedStream, VendorApp
+from ..selectors import muting
 from ..transactions import writing
 from ..vendors.base import CallResult
 from .queue import enqueue_stop_stream, retry_delay
@@ -50,9 +51,13 @@ def next_sequence(app: VendorApp, stream_id: str) -> int:
     script = _scripts.get(id(connection))
     if script is None:
         script = _scripts[id(connection)] = connection.register_script(_NEXT_SEQUENCE)
-    digest = hashlib.sha256(stream_id.encode("utf-8")).hexdigest()[:32]
-    key = f"moderation:zego-sequence:{app.pk}:{digest}"
+    key = f"moderation:zego-sequence:{app.pk}:{_digest(stream_id)}"
     return int(script(keys=[key], args=[time.time_ns() // 1_000_000]))
+
+
+def _digest(stream_id: str) -> str:
+    """A stream id as a fixed-length piece of a Redis key (ids may be long or odd)."""
+    return hashlib.sha256(stream_id.encode("utf-8")).hexdigest()[:32]
 
 
 def streams_of(mute: Ban):
@@ -95,17 +100,10 @@ def resume(client, app, mute: Ban, attempt: int) -> list[tuple[CallResult, Outco
 
 
 def _open_mute(app: VendorApp, room_id: str, user_id: str) -> Ban | None:
-    answer = bancheck.answer_from_db(app.pk, room_id, user_id)
-    if not answer.muted:
-        return None
+    """The mute that holds this user in this room now (pending, or active and not ended)."""
     return (
-        Ban.objects.filter(
-            app=app,
-            kind=Ban.Kind.MUTE,
-            room__room_id=room_id,
-            user_id=user_id,
-            status__in=[Ban.Status.PENDING, Ban.Status.ACTIVE],
-        )
+        Ban.objects.filter(app=app, room__room_id=room_id, user_id=user_id)
+        .filter(muting())
         .select_related("app", "room")
         .first()
     )
@@ -171,8 +169,7 @@ def sweep_streams() -> int:
     queued = 0
     for app_pk, stream_id in rows:
         # One try per stream every ten minutes: a stop ZEGO refuses is not repeated each sweep.
-        digest = hashlib.sha256(stream_id.encode("utf-8")).hexdigest()[:32]
-        marker = f"moderation:sweep-stream:{app_pk}:{digest}"
+        marker = f"moderation:sweep-stream:{app_pk}:{_digest(stream_id)}"
         try:
             if not redis.connection().set(marker, 1, nx=True, ex=SWEEP_RETRY_SECONDS):
                 continue
