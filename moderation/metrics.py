@@ -108,27 +108,26 @@ def callback(vendor: str, verdict: str) -> None:
 CHECK_OUTCOMES = {401: "unauthorized", 429: "limited", 400: "bad_request", 503: "unavailable"}
 
 
-def timed_ban_check(view):
-    """Counts each ban-check answer by outcome and times it."""
+def timed_ban_check(reply):
+    """Counts each ban-check answer (an api.Reply) by outcome and times it."""
 
-    @wraps(view)
-    def timed(request, *args, **kwargs):
+    @wraps(reply)
+    def timed(*args, **kwargs):
         started = time.perf_counter()
-        response = view(request, *args, **kwargs)
+        answer = reply(*args, **kwargs)
         BAN_CHECK_SECONDS.observe(time.perf_counter() - started)
-        BAN_CHECKS.labels(_check_outcome(response)).inc()
-        return response
+        BAN_CHECKS.labels(_check_outcome(answer)).inc()
+        return answer
 
     return timed
 
 
-def _check_outcome(response) -> str:
-    if response.status_code != 200:
-        return CHECK_OUTCOMES.get(response.status_code, "method")
-    answer = getattr(response, "answer", {})
-    if answer.get("banned"):
+def _check_outcome(answer) -> str:
+    if answer.status != 200:
+        return CHECK_OUTCOMES.get(answer.status, "method")
+    if answer.payload["banned"]:
         return "banned"
-    return "muted" if answer.get("muted") else "clear"
+    return "muted" if answer.payload["muted"] else "clear"
 
 
 # --- What holds now, read at each scrape ------------------------------------------------------

@@ -1,31 +1,31 @@
 """The site's WSGI handler: Django's own, with a short path for the ban check.
 
 Token servers ask `GET /api/v1/bans/check` before every join, with a bearer token and no cookie.
-Most of Django's middleware does nothing for such a request (no session, CSRF token, language,
-message, login or time zone is read) but costs as much CPU as the answer itself. So exactly that
-path (PATH_INFO == BAN_CHECK_PATH) goes to the view the URLconf names `ban_check` (with the
-wrappers urls.py puts around it) through a short chain; every other request goes through
-Django's handler as before.
+Django's request and response objects, its signals and most of its middleware do nothing for
+such a request, but cost more CPU than the answer itself. So exactly that path (PATH_INFO ==
+BAN_CHECK_PATH) is answered here from `api.reply`, the same function the URLconf's view
+answers with, straight into WSGI; every other request goes through Django's handler.
 
-What the short path keeps of Django's handler: the request_started and request_finished
-signals (database connections are closed and checked as on any request), the URLconf, the
-WSGIRequest, an exception turned into Django's 500, and 4xx/5xx answers logged to
-`django.request`. Of MIDDLEWARE it keeps, in MIDDLEWARE's order, what still acts on an API
-answer (SHORT_PATH_MIDDLEWARE): SecurityMiddleware (the SECURE_SSL_REDIRECT redirect to https,
-HSTS on https, nosniff, the referrer and opener policies) and, in CommonMiddleware's place,
-Content-Length.
+What the short path keeps of Django's:
+- Hosts that ALLOWED_HOSTS does not name, user agents that DISALLOWED_USER_AGENTS names, and
+  plain HTTP that SECURE_SSL_REDIRECT sends to https all take Django's full path, and are
+  answered there (400 logged to `django.security.DisallowedHost`, 403, 301). Which hosts and
+  schemes pass is decided by Django's own `get_host` and SecurityMiddleware, once per host and
+  scheme (`_gate`).
+- SecurityMiddleware's headers (HSTS on https, nosniff, the referrer and opener policies),
+  taken from SecurityMiddleware itself, and Content-Length.
+- 4xx and 5xx answers logged to `django.request`; an exception turned into Django's 500 (with
+  `got_request_exception`, which Sentry listens to).
+- Database connections: a check answered from the database (a cold or flushed cache) closes
+  them as request_finished would (`close_old_connections`, CONN_MAX_AGE).
 
-A request the full path would refuse before any view takes the full path, so it is refused the
-same way: a Host that ALLOWED_HOSTS does not name (400, logged to
-`django.security.DisallowedHost`), a User-Agent that DISALLOWED_USER_AGENTS names (403).
-
-Left out: sessions, CSRF (the token comes in a header, never from a cookie, so there is nothing
-for another site to forge), locale (the answers are not translated, so neither
-`Content-Language` nor `Vary: Accept-Language`), authentication, messages, the viewer's time
-zone, axes (logins only), whitenoise (static files), RejectNul (it passes /api/ by), the health
-check and /metrics (paths of their own); and X-Frame-Options and the Content Security Policy,
-which govern how a browser shows a page: a JSON answer with nosniff is never shown as one, and
-each header costs CPU on every check.
+Left out: the request_started and request_finished signals, sessions, CSRF (the token comes in a
+header, never from a cookie, so there is nothing for another site to forge), locale (the answers
+are not translated, so neither `Content-Language` nor `Vary: Accept-Language`), authentication,
+messages, the viewer's time zone, axes (logins only), whitenoise (static files), RejectNul (it
+passes /api/ by), the request id, the health check and /metrics (paths of their own); and
+X-Frame-Options and the Content Security Policy, which govern how a browser shows a page: a
+JSON answer with nosniff is never shown as one.
 
 With BENCH_NOOP on (only `manage.py bench` sets it) the handler also answers NOOP_PATH itself,
 before Django: the web server's own floor, which the ban check is measured against.
@@ -33,23 +33,31 @@ before Django: the web server's own floor, which the ban check is measured again
 
 from __future__ import annotations
 
+import io
+import sys
+from http.client import responses
+
 from django.conf import settings
-from django.core.exceptions import DisallowedHost, ImproperlyConfigured
-from django.core.handlers.exception import convert_exception_to_response
-from django.core.handlers.wsgi import WSGIHandler
-from django.urls import get_resolver, set_urlconf
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest, get_bytes_from_wsgi
+from django.db import close_old_connections
+from django.http import HttpResponse, QueryDict
+from django.middleware.security import SecurityMiddleware
 from django.utils.log import log_response
-from django.utils.module_loading import import_string
 
 BAN_CHECK_PATH = "/api/v1/bans/check"
-BAN_CHECK_URL_NAME = "ban_check"
-# What the short path runs in place of an entry of MIDDLEWARE; it leaves out the others.
-SHORT_PATH_MIDDLEWARE = {
-    "django.middleware.security.SecurityMiddleware": (
-        "django.middleware.security.SecurityMiddleware"
-    ),
-    "django.middleware.common.CommonMiddleware": "moderation_site.handler.ContentLength",
-}
+# What `_gate` decides from: every environ value get_host() and is_secure() may read.
+GATE_KEYS = (
+    "HTTP_HOST",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PORT",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "wsgi.url_scheme",
+)
+# Hosts and schemes remembered; past that (a client making up Host headers) each is decided anew.
+GATES_KEPT = 64
 
 NOOP_PATH = "/bench/noop"
 NOOP_BODY = b'{"ok": true}'
@@ -59,73 +67,100 @@ NOOP_HEADERS = (("Content-Type", "application/json"), ("Content-Length", str(len
 class Handler(WSGIHandler):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        from moderation import api  # wsgi.py imports this module before django.setup()
+
+        self.api = api
         self.noop = settings.BENCH_NOOP
-        self._ban_check = None  # built at the first ban check, once the URLconf can load
+        proxy_ssl = settings.SECURE_PROXY_SSL_HEADER
+        self.gate_keys = GATE_KEYS + ((proxy_ssl[0],) if proxy_ssl else ())
+        self.gates: dict[tuple, tuple | None] = {}
+        self.security = SecurityMiddleware(lambda request: HttpResponse())
 
     def __call__(self, environ, start_response):
-        if self.noop and environ.get("PATH_INFO") == NOOP_PATH:
+        path = environ.get("PATH_INFO")
+        if path == BAN_CHECK_PATH:
+            security_headers = self._gate(environ)
+            if security_headers is not None and self._agent_allowed(environ):
+                return self._ban_check(environ, start_response, security_headers)
+        elif self.noop and path == NOOP_PATH:
             start_response("200 OK", list(NOOP_HEADERS))
             return [NOOP_BODY]
         return super().__call__(environ, start_response)
 
-    def get_response(self, request):
-        if request.path_info != BAN_CHECK_PATH or not _short_path_serves(request):
-            return super().get_response(request)
-        # What BaseHandler.get_response does around its middleware chain.
-        set_urlconf(settings.ROOT_URLCONF)
-        if self._ban_check is None:
-            self._ban_check = self._ban_check_chain()
-        response = self._ban_check(request)
-        response._resource_closers.append(request.close)
-        if response.status_code >= 400:
-            log_response(
-                "%s: %s", response.reason_phrase, request.path, response=response, request=request
+    def _ban_check(self, environ, start_response, security_headers):
+        try:
+            reply = self.api.reply(
+                environ["REQUEST_METHOD"].upper(),
+                environ.get("HTTP_AUTHORIZATION", ""),
+                QueryDict(get_bytes_from_wsgi(environ, "QUERY_STRING", "")),
             )
+            body = reply.body()
+            headers = [
+                ("Content-Type", self.api.CONTENT_TYPE),
+                ("Cache-Control", self.api.CACHE_CONTROL),
+                *reply.headers.items(),
+                *security_headers,
+                ("Content-Length", str(len(body))),
+            ]
+            if reply.status >= 400:
+                log_response(
+                    "%s: %s",
+                    responses[reply.status],
+                    BAN_CHECK_PATH,
+                    response=HttpResponse(status=reply.status),
+                    request=WSGIRequest(environ),
+                )
+        except Exception as exc:  # noqa: BLE001 - Django's 500, as on the full path
+            return self._internal_error(environ, start_response, security_headers, exc)
+        finally:
+            close_old_connections()
+        start_response(f"{reply.status} {responses[reply.status]}", headers)
+        return [body]
+
+    def _internal_error(self, environ, start_response, security_headers, exc):
+        response = response_for_exception(WSGIRequest(environ), exc)
+        for name, value in security_headers:
+            response.setdefault(name, value)
+        response.headers["Content-Length"] = str(len(response.content))
+        start_response(f"{response.status_code} {response.reason_phrase}", [*response.items()])
         return response
 
-    def _ban_check_chain(self):
-        match = get_resolver(settings.ROOT_URLCONF).resolve(BAN_CHECK_PATH)
-        if match.url_name != BAN_CHECK_URL_NAME:
-            raise ImproperlyConfigured(
-                f"{BAN_CHECK_PATH} resolves to {match.view_name!r}, not {BAN_CHECK_URL_NAME!r}: "
-                f"change BAN_CHECK_PATH in {__name__} to where the ban check is served."
-            )
-        view = self.make_view_atomic(match.func)
+    def _gate(self, environ) -> tuple | None:
+        """SecurityMiddleware's headers for a ban check's answer to this host and scheme, or None
+        where Django's full path must answer it (a host not allowed, a redirect to https)."""
+        key = tuple(map(environ.get, self.gate_keys))
+        try:
+            return self.gates[key]
+        except KeyError:
+            pass
+        gate = self._decide_gate(
+            {name: environ[name] for name in self.gate_keys if name in environ}
+        )
+        if len(self.gates) < GATES_KEPT:
+            self.gates[key] = gate
+        return gate
 
-        def answer(request):
-            request.resolver_match = match
-            response = view(request, *match.args, **match.kwargs)
-            self.check_response(response, match.func)
-            return response
+    def _decide_gate(self, seen: dict) -> tuple | None:
+        request = WSGIRequest(
+            {
+                **seen,
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": BAN_CHECK_PATH,
+                "wsgi.input": io.BytesIO(),
+                "wsgi.errors": sys.stderr,
+            }
+        )
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return None  # the full path refuses it and logs it
+        if self.security.process_request(request) is not None:
+            return None  # the full path redirects it
+        answer = self.security.process_response(request, HttpResponse())
+        return tuple((name, value) for name, value in answer.items() if name != "Content-Type")
 
-        chain = convert_exception_to_response(answer)
-        for path in reversed(settings.MIDDLEWARE):
-            if path in SHORT_PATH_MIDDLEWARE:
-                middleware = import_string(SHORT_PATH_MIDDLEWARE[path])
-                chain = convert_exception_to_response(middleware(chain))
-        return chain
-
-
-class ContentLength:
-    """CommonMiddleware's part that acts on an API answer: Content-Length."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        response = self.get_response(request)
-        if not response.streaming and not response.has_header("Content-Length"):
-            response.headers["Content-Length"] = str(len(response.content))
-        return response
-
-
-def _short_path_serves(request) -> bool:
-    """Whether the full path would pass this request to a view (host and user agent allowed)."""
-    try:
-        request.get_host()
-    except DisallowedHost:
-        return False
-    if settings.DISALLOWED_USER_AGENTS:
-        agent = request.META.get("HTTP_USER_AGENT", "")
+    def _agent_allowed(self, environ) -> bool:
+        if not settings.DISALLOWED_USER_AGENTS:
+            return True
+        agent = environ.get("HTTP_USER_AGENT", "")
         return not any(pattern.search(agent) for pattern in settings.DISALLOWED_USER_AGENTS)
-    return True

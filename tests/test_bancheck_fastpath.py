@@ -15,12 +15,14 @@ import pytest
 import requests
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
 from django.test import override_settings
+from django.urls import resolve, reverse
 from django.utils.module_loading import import_string
 
 from moderation import bancheck, services
 from moderation.checks import bench_noop_off
-from moderation_site.handler import NOOP_BODY, NOOP_PATH, Handler
+from moderation_site.handler import BAN_CHECK_PATH, NOOP_BODY, NOOP_PATH, Handler
 
 from .support.bans import active_ban
 from .support.processes import free_port, start_web, stop_gracefully
@@ -262,7 +264,7 @@ def test_4xx_answers_are_logged_to_django_request_as_on_the_full_path(app, caplo
     ] * 2
 
 
-def test_the_ban_check_sends_request_started_and_request_finished_once_each(bearer):
+def test_the_ban_check_sends_neither_request_started_nor_request_finished(bearer):
     sent = []
 
     def started(**kwargs):
@@ -280,7 +282,37 @@ def test_the_ban_check_sends_request_started_and_request_finished_once_each(bear
         signals.request_finished.disconnect(finished)
 
     assert answer.status == 200
-    assert sent == ["started", "finished"]
+    assert sent == []
+
+
+def test_a_check_answered_from_the_database_closes_its_connection_as_the_full_path_does(
+    app, bearer, monkeypatch
+):
+    """With CONN_MAX_AGE 0, a check that read the database (the app's cache not built yet)
+    leaves no connection open after its answer, as request_finished does on the full path."""
+    active_ban(app, "live-1", "troll")
+    connection = connections["default"]
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+
+    def ask_the_database(handler) -> list:
+        bancheck._redis().delete(bancheck.PREFIX + bancheck.app_key(app))
+        connection.close()
+        queries = []
+        with connection.execute_wrapper(lambda execute, *args: queries.append(1) or execute(*args)):
+            answer = call(handler, query="room=live-1&user=troll", headers=bearer)
+        assert json.loads(answer.body)["banned"] is True
+        return queries
+
+    assert ask_the_database(Handler())
+    assert connection.connection is None
+    assert ask_the_database(WSGIHandler())
+    assert connection.connection is None
+
+
+def test_the_urlconfs_ban_check_is_the_path_the_handler_answers():
+    """Django's path and the short path serve the same URL, so either answers a token server."""
+    assert resolve(BAN_CHECK_PATH).url_name == "ban_check"
+    assert reverse("ban_check") == BAN_CHECK_PATH
 
 
 SKIPPED_MIDDLEWARE = [
