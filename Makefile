@@ -36,8 +36,12 @@ run: export DEBUG ?= true
 run: $(VENV)/.installed-run
 	$(PY) manage.py start
 
+# The suite in TEST_PROCESSES pytest-xdist processes, each test file in one of them: most tests
+# wait on real workers, vendors and browsers, so three share two cores well. Each process has
+# its own test database and Redis database (settings_test.py). TEST_PROCESSES=0: one process.
+TEST_PROCESSES ?= 3
 test: $(VENV)/.installed-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(TEST_ARGS)
 
 # The figures of the README's "Benchmarks": a database and Redis database of the run's own (made
 # and dropped), the vendor emulator, two RQ workers, gunicorn. DEBUG off, as in production; the

@@ -104,7 +104,7 @@ def measure(stack: Stack, *, write=print) -> dict:
         raise RuntimeError(f"interactive: no vendor call for the single kicks of {missing}")
     latencies = [reached[user] - made[user] for user in singles]
     in_bulk = [c for c in calls if str(c.params.get("RoomId")) == BULK_ROOM]
-    last = max(c.time for c in in_bulk)
+    first, last = min(c.time for c in in_bulk), max(c.time for c in in_bulk)
     seconds = last - started
     overtaking = sum(1 for user in singles if reached[user] <= last)
     # The calls the vendor took (a throttled one took no slot).
@@ -115,7 +115,8 @@ def measure(stack: Stack, *, write=print) -> dict:
     write(
         f"interactive: single kicks reached the vendor after {min(latencies):.2f} s to "
         f"{max(latencies):.2f} s, {overtaking} of them during the bulk; the bulk's "
-        f"{sent} calls ended after {seconds:.2f} s; {throttled} throttled, "
+        f"{sent} calls began {first - started:.2f} s after its service call (recording and "
+        f"queueing {BULK_USERS} kicks) and ended after {seconds:.2f} s; {throttled} throttled, "
         f"{stranded} bans stranded"
     )
     return {"latencies": latencies, "ratio": ratio, "throttled": throttled}

@@ -314,6 +314,8 @@ class BoundedJSONField(forms.JSONField):
                 raise
         except RecursionError:  # the count above is the guard; this is the net under it
             pass
+        except ValueError:  # an integer past Python's 4,300 digits, which json.loads refuses
+            pass
         raise ValidationError(
             self.error_messages["not_json"], code="invalid", params={"field": self._field_name()}
         )
@@ -324,5 +326,5 @@ class BoundedJSONField(forms.JSONField):
             return InvalidJSONInput(data)
         try:
             return super().bound_data(data, initial)
-        except RecursionError:
+        except (RecursionError, ValueError):
             return InvalidJSONInput(data)

@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.utils import translation
@@ -6,6 +8,28 @@ from moderation.models import Room, Vendor, VendorApp
 from moderation.roles import CREDENTIAL_MANAGERS, MODERATORS, SUPERVISORS, sync_roles
 
 ZEGO_SECRET = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_rows_after_each_flush():
+    """A transactional test's flush empties every table, the rows the data migrations made
+    (roles, canned reasons) included; they are put back as the migrations left them, so a test
+    finds them whichever tests ran before it in its process."""
+    from django.apps import apps
+    from django.db.models.signals import post_migrate
+
+    reasons = importlib.import_module("moderation.migrations.0003_canned_reasons")
+    chinese = importlib.import_module("moderation.migrations.0007_canned_reason_text_zh")
+
+    def restore(sender, using, **kwargs):
+        if sender.label == "moderation":
+            sync_roles(Group, Permission)
+            reasons.add_default_reasons(apps, None)
+            chinese.name_in_chinese(apps, None)
+
+    post_migrate.connect(restore, dispatch_uid="tests.migrated_rows_after_each_flush")
+    yield
+    post_migrate.disconnect(dispatch_uid="tests.migrated_rows_after_each_flush")
 
 
 @pytest.fixture(autouse=True)
@@ -135,21 +159,21 @@ def redis_connection():
 @pytest.fixture
 def worker(redis_connection, transactional_db):
     """One real RQ worker with its scheduler, running the jobs against the test database."""
-    from .support.workers import start_worker, stop_worker
+    from .support.workers import kill_worker, start_worker
 
     process = start_worker()
     yield process
-    print(stop_worker(process))  # pytest shows it with a failing test's output
+    print(kill_worker(process))  # pytest shows it with a failing test's output
 
 
 @pytest.fixture
 def clock(worker):
     """The real `manage.py clock` beside the worker: expiry each second, reconcile every 15 s."""
-    from .support.workers import start_clock, stop_worker
+    from .support.workers import kill_worker, start_clock
 
     process = start_clock()
     yield process
-    print(stop_worker(process))
+    print(kill_worker(process))
 
 
 # --- Room callbacks and the ban check (appended) --------------------------------------------

@@ -1270,6 +1270,8 @@ def assert_the_clients_take_what_was_saved(app):
 @given(form=vendor_app_form())
 @example(form={**VALID_ZEGO_APP, "rate_limits": '{"KickoutUser": 1e999}'})
 @example(form={**VALID_ZEGO_APP, "rate_limits": "[" * 100_000})  # RecursionError once: a 500
+# An integer past Python's 4,300-digit limit: json.loads raised ValueError, a 500, once.
+@example(form={**VALID_ZEGO_APP, "rate_limits": '{"KickoutUser": ' + "9" * 4336 + "}"})
 @example(form={**VALID_ZEGO_APP, "rate_limits": '{"a":' * 5_000 + "1" + "}" * 5_000})
 @example(form={**VALID_ZEGO_APP, "name": "\u202egnp.exe"})  # shown as "exe.png"
 @example(form={**VALID_ZEGO_APP, "endpoint": "http://rtc.example.com:8090/zego"})

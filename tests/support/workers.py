@@ -63,6 +63,15 @@ def stop_worker(process: subprocess.Popen) -> str:
     return output
 
 
+def kill_worker(process: subprocess.Popen) -> str:
+    """SIGKILL to the process and its group, for a test that is over: nothing of a graceful
+    stop matters to the next test, whose fixtures flush the database and Redis."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    output, _ = process.communicate(timeout=15)
+    return output
+
+
 def wait_until(condition, *, timeout=15.0, interval=0.05, message="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
