@@ -8,6 +8,7 @@ the site's (moderation_site.handler.Handler); one test goes through a real gunic
 import io
 import json
 import logging
+import re
 import sys
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from moderation import bancheck, services
 from moderation.checks import bench_noop_off
-from moderation_site.handler import BAN_CHECK_PATH, NOOP_BODY, NOOP_PATH, Handler
+from moderation_site.handler import BAN_CHECK_PATH, GATES_KEPT, NOOP_BODY, NOOP_PATH, Handler
 
 from .support.bans import active_ban
 from .support.processes import free_port, start_web, stop_gracefully
@@ -253,6 +254,29 @@ def test_a_host_outside_allowed_hosts_gets_djangos_400_and_security_log(bearer, 
     assert_same(full, short)
     logged = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
     assert len(logged) == 2
+
+
+def test_a_user_agent_that_disallowed_user_agents_names_gets_djangos_403(bearer):
+    with override_settings(DISALLOWED_USER_AGENTS=[re.compile("evilbot")]):
+        full, short = both(query="room=r&user=u", headers={**bearer, "User-Agent": "evilbot/1"})
+        allowed = call(Handler(), query="room=r&user=u", headers={**bearer, "User-Agent": "ok"})
+
+    # Both are the full path's 403 page, whose nonce differs from one answer to the next.
+    assert short.status == full.status == 403
+    assert short.headers_that_matter() == full.headers_that_matter()
+    assert allowed.status == 200
+
+
+def test_hosts_past_those_the_handler_remembers_are_still_each_decided_by_allowed_hosts(bearer):
+    handler = Handler()
+    with override_settings(ALLOWED_HOSTS=[".example.com"]):
+        for n in range(GATES_KEPT + 5):
+            answer = call(handler, query="room=r&user=u", headers=bearer, host=f"t{n}.example.com")
+            assert answer.status == 200
+        refused = call(handler, query="room=r&user=u", headers=bearer, host="evil.example")
+
+    assert len(handler.gates) == GATES_KEPT
+    assert refused.status == 400
 
 
 def test_4xx_answers_are_logged_to_django_request_as_on_the_full_path(app, caplog):
