@@ -49,7 +49,7 @@ TURNS = 4  # the closed loops alternate: ban check, no-op, ban check, ...
 # Measured on 2 cores against 2 workers of 1 thread, 3 and 4 of 1, and sync: as many requests
 # per second as 2 of 1, with the lower tail at 1,000/s, and a thread left while the other waits
 # (a cache miss waits on the database). Sync workers close each connection after its answer.
-WORKER_CLASS, THREADS = "gthread", 2
+THREADS = 2  # gthread (bench.common.Gunicorn), as in the Procfile
 ROOMS, USERS_PER_ROOM = 20, 50  # 1000 active bans
 DISTINCT_QUESTIONS = 400
 STARTUP_SECONDS = 60
@@ -185,7 +185,6 @@ def run(context: Context) -> list[Result]:
         with Gunicorn(
             workers=max(2, os.cpu_count() or 1),
             threads=THREADS,
-            worker_class=WORKER_CLASS,
             env={"BENCH_NOOP": "true"},
         ) as server:
             _expect(server, banned, True)

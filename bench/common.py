@@ -108,14 +108,12 @@ class Gunicorn:
         *,
         workers: int,
         threads: int = 1,
-        worker_class: str | None = None,
         env: dict | None = None,
     ):
         self.port = free_port()
         self.workers, self.threads = workers, threads
-        # gthread with threads, else sync, unless named (gthread with one thread keeps
-        # connections alive, sync closes each after its answer).
-        self.worker_class = worker_class or ("gthread" if threads > 1 else "sync")
+        # gthread with threads (keep-alive), else sync (which closes each connection).
+        self.worker_class = "gthread" if threads > 1 else "sync"
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 

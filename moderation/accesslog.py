@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 
 from gunicorn import glogging
 
-REDACTED = "[redacted]"
+from .redaction import REDACTED
 
 # A name=value pair of a query string: at the start of the text or after ?, & or ;. A value
 # runs to the next separator, white space or quote (the end of a request line or a quoted

@@ -614,7 +614,7 @@ def test_connection(model_admin, request, app_id):
         raise PermissionDenied
     app = get_object_or_404(VendorApp, pk=app_id)
     try:
-        client = services.vendor_client(app)
+        result = services.test_connection(app)
     except (VendorInputError, CredentialError) as exc:
         messages.error(
             request,
@@ -622,10 +622,6 @@ def test_connection(model_admin, request, app_id):
             % {"vendor": app.get_vendor_display(), "error": getattr(exc, "message", str(exc))},
         )
     else:
-        try:
-            result = client.test_connection()
-        finally:
-            client.close()
         level = messages.success if result.ok else messages.error
         level(
             request,

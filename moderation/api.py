@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import unicodedata
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError
@@ -21,7 +20,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from . import bancheck, metrics
-from .models import ID_MAX_LENGTH
+from .models import ID_MAX_LENGTH, has_control_characters
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,13 @@ class Reply:
     def body(self) -> bytes:
         return json.dumps(self.payload).encode()
 
+    def header_items(self) -> list[tuple[str, str]]:
+        return [
+            ("Content-Type", CONTENT_TYPE),
+            ("Cache-Control", CACHE_CONTROL),
+            *self.headers.items(),
+        ]
+
 
 def _unauthorized(message: str) -> Reply:
     return Reply(401, {"error": message}, {"WWW-Authenticate": 'Bearer realm="ban-check"'})
@@ -48,7 +54,7 @@ def _bad_id(value: str) -> bool:
         return True
     # isprintable() is False for every control, format, private-use or unassigned character
     # (and for spaces other than " "), so the common id skips the check of each character.
-    return not value.isprintable() and any(unicodedata.category(c)[0] == "C" for c in value)
+    return not value.isprintable() and has_control_characters(value)
 
 
 @metrics.timed_ban_check
@@ -96,9 +102,8 @@ def reply(method: str, authorization: str, query) -> Reply:
 
 
 def response(answer: Reply) -> HttpResponse:
-    made = HttpResponse(answer.body(), status=answer.status, content_type=CONTENT_TYPE)
-    made["Cache-Control"] = CACHE_CONTROL
-    for name, value in answer.headers.items():
+    made = HttpResponse(answer.body(), status=answer.status)
+    for name, value in answer.header_items():
         made[name] = value
     return made
 

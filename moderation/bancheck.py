@@ -171,21 +171,18 @@ _check_client_lock = threading.Lock()
 
 
 def _check_script():
-    connection = _redis()
-    held = _check_client
-    if held is None or held[0] is not connection or held[1] != os.getpid():
-        with _check_client_lock:
-            held = _new_check_client(connection)
-    return held[2]
-
-
-def _new_check_client(connection):
     global _check_client
+    connection, pid = _redis(), os.getpid()
     held = _check_client
-    if held is None or held[0] is not connection or held[1] != os.getpid():
-        client = Redis(connection_pool=connection.connection_pool, single_connection_client=True)
-        held = _check_client = (connection, os.getpid(), client.register_script(_CHECK))
-    return held
+    if held is None or held[0] is not connection or held[1] != pid:
+        with _check_client_lock:
+            held = _check_client
+            if held is None or held[0] is not connection or held[1] != pid:
+                client = Redis(
+                    connection_pool=connection.connection_pool, single_connection_client=True
+                )
+                held = _check_client = (connection, pid, client.register_script(_CHECK))
+    return held[2]
 
 
 # --- What a ban entry says --------------------------------------------------------------------

@@ -48,7 +48,6 @@ def logging_config(log_format: str, level: str) -> dict:
         "handlers": ["django.server"],
         "level": "INFO",
         "propagate": False,
-        "filters": ["redact_secrets"],
     }
     loggers["django.request"] = {"filters": ["redact_secrets"]}
     server_format = "django.server" if log_format == "plain" else log_format

@@ -147,12 +147,10 @@ class VendorApp(models.Model):
         super().clean_fields(exclude={*(exclude or ()), "endpoint"})
 
     def clean(self):
-        errors = {}
-        for field in ("name", "vendor_app_id", "region", "access_key_id"):
-            value = getattr(self, field) or ""
-            # Control and formatting characters (e.g. right-to-left overrides) disguise names.
-            if _has_control_characters(value):
-                errors[field] = _("Remove the control or formatting characters.")
+        # Control and formatting characters (e.g. right-to-left overrides) disguise names.
+        errors = _control_character_errors(
+            self, ("name", "vendor_app_id", "region", "access_key_id")
+        )
         app_id = self.vendor_app_id.strip()
         if self.vendor in (Vendor.ZEGO, Vendor.TENCENT):
             # ASCII digits only: int() also reads other scripts' digits, the vendors do not.
@@ -341,8 +339,18 @@ class VendorApp(models.Model):
         )
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(c)[0] == "C" for c in value)
+def has_control_characters(text: str, allowed: str = "") -> bool:
+    """Control, formatting (e.g. right-to-left overrides), private-use or unassigned characters,
+    but for those in `allowed`."""
+    return any(unicodedata.category(c)[0] == "C" and c not in allowed for c in text)
+
+
+def _control_character_errors(record, fields) -> dict:
+    return {
+        field: _("Remove the control or formatting characters.")
+        for field in fields
+        if has_control_characters(getattr(record, field) or "")
+    }
 
 
 def _is_pasted_text(value: str) -> bool:
@@ -386,12 +394,7 @@ class Room(models.Model):
     def clean(self):
         # As a kick or ban checks a room id (services.clean_room_id): no room is recorded by
         # hand that no moderator could then act in.
-        errors = {
-            field: _("Remove the control or formatting characters.")
-            for field in ("room_id", "label")
-            if _has_control_characters(getattr(self, field) or "")
-        }
-        if errors:
+        if errors := _control_character_errors(self, ("room_id", "label")):
             raise ValidationError(errors)
 
 
@@ -702,12 +705,7 @@ class CannedReason(models.Model):
 
     def clean(self):
         # A canned reason becomes part of a ban's reason, which refuses control characters.
-        errors = {
-            field: _("Remove the control or formatting characters.")
-            for field in ("text", "text_zh")
-            if _has_control_characters(getattr(self, field) or "")
-        }
-        if errors:
+        if errors := _control_character_errors(self, ("text", "text_zh")):
             raise ValidationError(errors)
 
     def label(self) -> str:

@@ -57,43 +57,46 @@ def record(
     return True
 
 
+def _insert_once(model, **fields) -> bool:
+    """Inserts one row; False when a unique constraint holds it already. In a savepoint: on
+    PostgreSQL a failed insert would otherwise spoil the transaction. The constraint makes the
+    second of two inserts at once wait for the first, then see its row."""
+    try:
+        with transaction.atomic():
+            model.objects.create(**fields)
+    except IntegrityError:
+        return False
+    return True
+
+
 def _spend(app: VendorApp, pair: SignedPair) -> bool:
     """Remembers a signed pair with its body; False when this pair came before with this body."""
-    try:
-        # A savepoint, as below; the unique constraint makes the second of two deliveries
-        # at once wait for the first, then see its row.
-        with transaction.atomic():
-            CallbackNonce.objects.create(
-                app=app,
-                pair=pair.key,
-                body_sha256=pair.body_sha256,
-                signed_at=datetime.fromtimestamp(pair.sent_at, UTC),
-            )
-    except IntegrityError:
-        if CallbackNonce.objects.filter(
-            app=app, pair=pair.key, body_sha256=pair.body_sha256
-        ).exists():
-            return False
-        raise SignatureReused from None
-    return True
+    if _insert_once(
+        CallbackNonce,
+        app=app,
+        pair=pair.key,
+        body_sha256=pair.body_sha256,
+        signed_at=datetime.fromtimestamp(pair.sent_at, UTC),
+    ):
+        return True
+    if CallbackNonce.objects.filter(app=app, pair=pair.key, body_sha256=pair.body_sha256).exists():
+        return False
+    raise SignatureReused
 
 
 def _keep(app: VendorApp, event: RoomEvent) -> bool:
     """The delivery and the presence it implies; False when the event was delivered before."""
     happened = datetime.fromtimestamp(event.at_ms / 1000, UTC)
-    try:
-        # A savepoint: on PostgreSQL a failed insert would otherwise spoil the transaction.
-        with transaction.atomic():
-            CallbackDelivery.objects.create(
-                app=app,
-                key=event.delivery_key,
-                event=event.kind,
-                vendor_event=event.vendor_event,
-                room_id=event.room_id,
-                user_id=event.user_id,
-                happened_at=happened,
-            )
-    except IntegrityError:
+    if not _insert_once(
+        CallbackDelivery,
+        app=app,
+        key=event.delivery_key,
+        event=event.kind,
+        vendor_event=event.vendor_event,
+        room_id=event.room_id,
+        user_id=event.user_id,
+        happened_at=happened,
+    ):
         return False
     if event.kind == RoomEvent.JOIN:
         _apply(app, event.room_id, event.user_id, happened, entering=True)

@@ -59,6 +59,8 @@ def forms(secret: str) -> set[str]:
 
 def _compiled() -> re.Pattern | None:
     global _pattern
+    if _pattern is not None or not _secrets:  # every log line asks: the lock only to build it
+        return _pattern
     with _lock:
         if _pattern is None and _secrets:
             every = {form for secret in _secrets for form in forms(secret)}
@@ -68,12 +70,19 @@ def _compiled() -> re.Pattern | None:
         return _pattern
 
 
-def redact(text: str, also: set[str] | frozenset[str] = frozenset()) -> str:
-    """`text` without any secret this process holds (nor those in `also`), in any of their forms."""
+def longest_first(secrets) -> tuple[str, ...]:
+    """Each secret's forms, longest first, for `redact(also=...)`: made once for many texts."""
+    return tuple(
+        form for secret in secrets for form in sorted(forms(secret), key=len, reverse=True)
+    )
+
+
+def redact(text: str, also: tuple[str, ...] = ()) -> str:
+    """`text` without any secret this process holds, in any of their forms, nor the forms in
+    `also` (`longest_first` of other secrets)."""
     pattern = _compiled()
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
-    for secret in also:
-        for form in sorted(forms(secret), key=len, reverse=True):
-            text = text.replace(form, REDACTED)
+    for form in also:
+        text = text.replace(form, REDACTED)
     return text

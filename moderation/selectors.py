@@ -36,8 +36,24 @@ def ban_as_dict(ban: Ban) -> dict:
 
 def bans_held_by(app) -> tuple[int, int]:
     """How many of the app's bans, and how many of its mutes, hold now (pending or active)."""
-    bans = Ban.objects.filter(app=app)
-    return bans.filter(in_force()).count(), bans.filter(muting()).count()
+    now = timezone.now()
+    held = Ban.objects.filter(app=app).aggregate(
+        bans=Count("pk", filter=in_force(now)), mutes=Count("pk", filter=muting(now))
+    )
+    return held["bans"], held["mutes"]
+
+
+def oldest_overdue_seconds() -> float:
+    """How far past its end the oldest still active ban or mute is (0.0: none): how late the
+    clock is in ending them."""
+    now = timezone.now()
+    oldest = (
+        Ban.objects.filter(status=Ban.Status.ACTIVE, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    return 0.0 if oldest is None else (now - oldest).total_seconds()
 
 
 def bans_by_id(ids) -> list[Ban]:

@@ -80,7 +80,7 @@ def scrub(data: dict) -> dict:
     found: set[str] = set()
     _filter_fields(data, found, _EVENT_LEFT_ALONE)
     found = {v for v in found if len(v) >= redaction.MIN_LENGTH} - {FILTERED, redaction.REDACTED}
-    _replace_strings(data, found, _EVENT_LEFT_ALONE)
+    _replace_strings(data, redaction.longest_first(found), _EVENT_LEFT_ALONE)
     return data
 
 
@@ -129,26 +129,26 @@ def _collect_from_text(text: str, found: set[str]) -> None:
     found.update(match.group(3) for match in _SCHEME_CREDENTIAL.finditer(text))
 
 
-def _replace_strings(node, found: set[str], left_alone: set[str] = frozenset()):
+def _replace_strings(node, forms: tuple[str, ...], left_alone: set[str] = frozenset()):
     if isinstance(node, dict):
         left_alone = left_alone or _left_alone(node)
         for key in list(node):
             if key not in left_alone:
-                node[key] = _replace_strings(node[key], found)
+                node[key] = _replace_strings(node[key], forms)
         return node
     if isinstance(node, list):
-        return [_replace_strings(item, found) for item in node]
+        return [_replace_strings(item, forms) for item in node]
     if isinstance(node, tuple):
-        return tuple(_replace_strings(item, found) for item in node)
+        return tuple(_replace_strings(item, forms) for item in node)
     if isinstance(node, str):
-        return _clean_text(node, found)
+        return _clean_text(node, forms)
     # Numbers, and in a breadcrumb not yet serialized its timestamp and any object: the event
     # that sends the breadcrumb scrubs it again, serialized (objects as their repr).
     return node
 
 
-def _clean_text(text: str, found: set[str]) -> str:
-    text = redaction.redact(text, also=found)
+def _clean_text(text: str, forms: tuple[str, ...]) -> str:
+    text = redaction.redact(text, also=forms)
     text = _NAME_EQUALS.sub(lambda m: f"{m.group(1)}={FILTERED}", text)
     text = _NAME_QUOTED.sub(lambda m: f"{m[1]}{m[2]}{m[1]}{m[3]}{m[4]}{FILTERED}{m[4]}", text)
     return _SCHEME_CREDENTIAL.sub(lambda m: f"{m[1]}{m[2]}{FILTERED}", text)

@@ -95,13 +95,7 @@ class Handler(WSGIHandler):
                 QueryDict(get_bytes_from_wsgi(environ, "QUERY_STRING", "")),
             )
             body = reply.body()
-            headers = [
-                ("Content-Type", self.api.CONTENT_TYPE),
-                ("Cache-Control", self.api.CACHE_CONTROL),
-                *reply.headers.items(),
-                *security_headers,
-                ("Content-Length", str(len(body))),
-            ]
+            headers = [*reply.header_items(), *security_headers, ("Content-Length", str(len(body)))]
             if reply.status >= 400:
                 log_response(
                     "%s: %s",
@@ -133,17 +127,16 @@ class Handler(WSGIHandler):
             return self.gates[key]
         except KeyError:
             pass
-        gate = self._decide_gate(
-            {name: environ[name] for name in self.gate_keys if name in environ}
-        )
+        gate = self._decide_gate(environ)
         if len(self.gates) < GATES_KEPT:
             self.gates[key] = gate
         return gate
 
-    def _decide_gate(self, seen: dict) -> tuple | None:
+    def _decide_gate(self, environ) -> tuple | None:
+        # A request of the gate's keys alone: nothing else of this request may shape the gate.
         request = WSGIRequest(
             {
-                **seen,
+                **{name: environ[name] for name in self.gate_keys if name in environ},
                 "REQUEST_METHOD": "GET",
                 "PATH_INFO": BAN_CHECK_PATH,
                 "wsgi.input": io.BytesIO(),

@@ -9,6 +9,11 @@ from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -58,12 +63,15 @@ SECRET_KEY = _required_in_production(
 
 def _weak_secret_key(key):
     """Why Django's check --deploy would call this key weak (security.W009), or None."""
-    if key.startswith("django-insecure-"):
-        return "starts with django-insecure-, the prefix of a key made for development"
-    if len(key) < 50:
-        return f"is {len(key)} characters long; it needs at least 50"
-    if len(set(key)) < 5:
-        return f"has {len(set(key))} distinct characters; it needs at least 5"
+    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
+        return f"starts with {SECRET_KEY_INSECURE_PREFIX}, the prefix of a key made for development"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"is {len(key)} characters long; it needs at least {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
+        return (
+            f"has {len(set(key))} distinct characters; it needs at least "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS}"
+        )
     return None
 
 

@@ -5,6 +5,7 @@ Each comparison sends the same WSGI request to Django's own handler (every middl
 the site's (moderation_site.handler.Handler); one test goes through a real gunicorn.
 """
 
+import contextlib
 import io
 import json
 import logging
@@ -288,22 +289,26 @@ def test_4xx_answers_are_logged_to_django_request_as_on_the_full_path(app, caplo
     ] * 2
 
 
-def test_the_ban_check_sends_neither_request_started_nor_request_finished(bearer):
+@contextlib.contextmanager
+def request_signals_sent():
+    """The names of the request signals Django sends within the block, in order."""
     sent = []
-
-    def started(**kwargs):
-        sent.append("started")
-
-    def finished(**kwargs):
-        sent.append("finished")
-
-    signals.request_started.connect(started)
-    signals.request_finished.connect(finished)
+    receivers = {
+        name: lambda name=name, **kwargs: sent.append(name)
+        for name in ("request_started", "request_finished")
+    }
+    for name, receiver in receivers.items():
+        getattr(signals, name).connect(receiver)
     try:
-        answer = call(Handler(), query="room=r&user=u", headers=bearer)
+        yield sent
     finally:
-        signals.request_started.disconnect(started)
-        signals.request_finished.disconnect(finished)
+        for name, receiver in receivers.items():
+            getattr(signals, name).disconnect(receiver)
+
+
+def test_the_ban_check_sends_neither_request_started_nor_request_finished(bearer):
+    with request_signals_sent() as sent:
+        answer = call(Handler(), query="room=r&user=u", headers=bearer)
 
     assert answer.status == 200
     assert sent == []
@@ -415,18 +420,10 @@ def test_the_noop_path_is_absent_unless_bench_noop_is_on():
 @override_settings(BENCH_NOOP=True)
 def test_with_bench_noop_on_the_noop_path_answers_200_without_django():
     """200 with the fixed body, and Django never hears of the request (no request_started)."""
-    started = []
-
-    def count(**kwargs):
-        started.append(kwargs)
-
-    signals.request_started.connect(count)
-    try:
+    with request_signals_sent() as sent:
         answer = call(Handler(), NOOP_PATH)
-    finally:
-        signals.request_started.disconnect(count)
 
-    assert started == []
+    assert "request_started" not in sent
     assert answer.status == 200
     assert answer.body == NOOP_BODY
     assert answer.header("Content-Length") == str(len(NOOP_BODY))

@@ -10,7 +10,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.management import load_command_class
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +17,7 @@ from moderation import selectors
 from moderation.models import Ban, Room
 from moderation.selectors import EXPORT_COLUMNS, ban_as_dict
 
+from .support.commands import run_command
 from .support.workers import ROOT, child_database_url, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -300,14 +300,8 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def shell(capsys, *argv):
-    """`manage.py bans ARGV` as a shell runs it, in this process: (exit status, stdout, stderr)."""
-    try:
-        load_command_class("moderation", "bans").run_from_argv(["manage.py", "bans", *argv])
-        status = 0
-    except SystemExit as exit:
-        status = exit.code
-    out, err = capsys.readouterr()
-    return status, out, err
+    """`manage.py bans ARGV` as a shell runs it, in this process."""
+    return run_command(capsys, "bans", *argv)
 
 
 def made(app, room_id, user_id, *, at, kind="ban", status="active", **fields):

@@ -1568,22 +1568,24 @@ def test_the_canned_reason_forms_answer_hostile_input_and_save_only_clean_reason
         }
     before = {r.pk: (r.text, r.text_zh, r.active, r.position) for r in CannedReason.objects.all()}
 
-    response = as_supervisor.post(url, {k: v for k, v in post.items() if v != ""})
+    try:
+        response = as_supervisor.post(url, {k: v for k, v in post.items() if v != ""})
 
-    tried(request, response.status_code)
-    assert response.status_code in (200, 302), response.status_code
-    assert_safe_page(response, *fields.values())
-    for saved in CannedReason.objects.all():
-        if (saved.text, saved.text_zh, saved.active, saved.position) != before.get(saved.pk):
-            assert control_free(saved.text) and control_free(saved.text_zh), saved
-            assert 0 < len(saved.text) <= 200 and len(saved.text_zh) <= 200
-            assert 0 <= saved.position <= 32767
-    # Each example starts from the same list.
-    CannedReason.objects.exclude(pk__in=before).delete()
-    for pk, (text, text_zh, active, position) in before.items():
-        CannedReason.objects.filter(pk=pk).update(
-            text=text, text_zh=text_zh, active=active, position=position
-        )
+        tried(request, response.status_code)
+        assert response.status_code in (200, 302), response.status_code
+        assert_safe_page(response, *fields.values())
+        for saved in CannedReason.objects.all():
+            if (saved.text, saved.text_zh, saved.active, saved.position) != before.get(saved.pk):
+                assert control_free(saved.text) and control_free(saved.text_zh), saved
+                assert 0 < len(saved.text) <= 200 and len(saved.text_zh) <= 200
+                assert 0 <= saved.position <= 32767
+    finally:
+        # Each example, a failing one too, leaves the list as it found it.
+        CannedReason.objects.exclude(pk__in=before).delete()
+        for pk, (text, text_zh, active, position) in before.items():
+            CannedReason.objects.filter(pk=pk).update(
+                text=text, text_zh=text_zh, active=active, position=position
+            )
 
 
 @hostile(30)
@@ -1607,18 +1609,20 @@ def test_the_add_room_form_answers_hostile_input_and_records_only_clean_rooms(
     before = set(Room.objects.values_list("pk", flat=True))
     app = apps[form["app"]].pk if form["app"] in apps else form["app"]
 
-    response = as_moderator.post(
-        reverse("admin:moderation_room_add"),
-        {"app": app, "room_id": form["room_id"], "label": form["label"]},
-    )
+    try:
+        response = as_moderator.post(
+            reverse("admin:moderation_room_add"),
+            {"app": app, "room_id": form["room_id"], "label": form["label"]},
+        )
 
-    tried(request, response.status_code)
-    assert response.status_code in (200, 302), response.status_code
-    assert_safe_page(response, form["room_id"], form["label"])
-    for room in Room.objects.exclude(pk__in=before):
-        assert control_free(room.room_id) and control_free(room.label)
-        assert 0 < len(room.room_id) <= 128 and len(room.label) <= 200
-        room.delete()
+        tried(request, response.status_code)
+        assert response.status_code in (200, 302), response.status_code
+        assert_safe_page(response, form["room_id"], form["label"])
+        for room in Room.objects.exclude(pk__in=before):
+            assert control_free(room.room_id) and control_free(room.label)
+            assert 0 < len(room.room_id) <= 128 and len(room.label) <= 200
+    finally:
+        Room.objects.exclude(pk__in=before).delete()  # each example, a failing one too
 
 
 @hostile(15)

@@ -8,6 +8,7 @@ from rq import Worker
 from moderation import services
 from moderation.models import Ban
 
+from .support.bans import final
 from .support.workers import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,19 +61,15 @@ def test_metrics_refuse_a_missing_or_wrong_token_with_a_401(client, settings, db
 
 
 def kick(app, user):
-    (the_kick,) = services.kick(
+    kicks = services.kick(
         app=app,
         room=services.room_for(app=app, room_id="live-1"),
         user_ids=[user],
         reason="spam",
         actor=None,
     )
-    wait_until(
-        lambda: Ban.objects.get(pk=the_kick.pk).status != Ban.Status.PENDING,
-        timeout=30,
-        message="the kick's answer",
-    )
-    return Ban.objects.get(pk=the_kick.pk)
+    (the_kick,) = final(kicks, timeout=30)
+    return the_kick
 
 
 def test_a_kicks_vendor_call_is_counted_by_outcome_as_the_vendor_throttles_and_fails(
@@ -104,7 +101,7 @@ def test_a_kicks_vendor_call_is_counted_by_outcome_as_the_vendor_throttles_and_f
     assert calls(scrape(), "failed") == calls(before, "failed") + 1
 
 
-def test_bans_in_force_the_queue_and_workers_are_read_at_each_scrape(
+def test_a_scrape_reports_bans_in_force_queued_jobs_and_workers_alive(
     scrape, emulated_app, redis_connection
 ):
     app = emulated_app("tencent")
@@ -125,7 +122,7 @@ def test_bans_in_force_the_queue_and_workers_are_read_at_each_scrape(
     assert value(samples, "rtc_moderation_bans", kind="ban", status="pending") == 2
     assert value(samples, "rtc_moderation_bans", kind="mute", status="pending") == 1
     assert value(samples, "rtc_moderation_bans", kind="ban", status="active") == 0
-    # Nobody works the queue in this test: the three bans' job waits there.
+    # Nobody works the queue in this test: their two jobs (the bans' and the mute's) wait there.
     assert value(samples, "rtc_moderation_queue_jobs", state="queued") == 2
     assert value(samples, "rtc_moderation_workers_alive") == 0
     assert value(samples, "rtc_moderation_expiry_overdue_seconds") == 0

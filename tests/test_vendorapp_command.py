@@ -5,13 +5,14 @@ import json
 from io import StringIO
 
 import pytest
-from django.core.management import call_command, load_command_class
+from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from moderation.models import ApiToken, Ban, Room, VendorApp
 
 from .conftest import ZEGO_SECRET
 from .support.canary import EchoingVendor, Search, make_canaries
+from .support.commands import run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,17 +119,8 @@ TENCENT_SECRET = "tencent-secret-for-the-command-line"
 
 
 def shell(capsys, *argv):
-    """`manage.py vendorapp ARGV` as a shell runs it, in this process: (exit status, stdout,
-    stderr), with argparse's own exit 2 and CommandError's status and message."""
-    try:
-        load_command_class("moderation", "vendorapp").run_from_argv(
-            ["manage.py", "vendorapp", *argv]
-        )
-        status = 0
-    except SystemExit as exit:
-        status = exit.code
-    out, err = capsys.readouterr()
-    return status, out, err
+    """`manage.py vendorapp ARGV` as a shell runs it, in this process."""
+    return run_command(capsys, "vendorapp", *argv)
 
 
 @pytest.fixture

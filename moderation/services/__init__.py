@@ -49,7 +49,7 @@ from .validation import (
     clean_user_ids,
     effective_seconds,
 )
-from .vendor_calls import capabilities, vendor_client
+from .vendor_calls import capabilities, test_connection, vendor_client
 from .vendor_sync import reapply, sync
 
 __all__ = [
@@ -86,5 +86,6 @@ __all__ = [
     "room_for",
     "stop_new_stream",
     "sync",
+    "test_connection",
     "vendor_client",
 ]

@@ -56,16 +56,18 @@ def is_interactive(users: int) -> bool:
 
 
 def interactive_bans(ban_ids: Iterable[int]) -> set[int]:
-    """Those of these bans that belong to an interactive action (a batch of a few)."""
-    batches = dict(Ban.objects.filter(pk__in=list(ban_ids)).values_list("pk", "batch"))
-    few = set(
-        Ban.objects.filter(batch__in=set(batches.values()))
+    """Those of these bans that belong to an interactive action (a batch of a few), in one
+    query: a banned user's every rejoin asks it."""
+    ids = list(ban_ids)
+    few = (
+        Ban.objects.filter(batch__in=Ban.objects.filter(pk__in=ids).values("batch"))
+        .order_by()
         .values("batch")
         .annotate(size=Count("pk"))
         .filter(size__lte=settings.INTERACTIVE_MAX_USERS)
-        .values_list("batch", flat=True)
+        .values("batch")
     )
-    return {pk for pk, batch in batches.items() if batch in few}
+    return set(Ban.objects.filter(pk__in=ids, batch__in=few).values_list("pk", flat=True))
 
 
 def dispatch(ban_ids: list[int], *, interactive: bool | None = None) -> bool:

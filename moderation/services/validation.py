@@ -5,24 +5,19 @@ Each failure is a ValidationError keyed by the form field to fix, in words a mod
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from ..credentials import CredentialError
-from ..models import ID_MAX_LENGTH, Ban, Room, Vendor, VendorApp
+from ..models import ID_MAX_LENGTH, Ban, Room, Vendor, VendorApp, has_control_characters
 from ..vendors.base import VendorInputError
 from .vendor_calls import requests_for, vendor_client
 
 PERMANENT = None
 MAX_BAN_SECONDS = 10 * 365 * 24 * 3600
 REASON_MAX_LENGTH = 1000
-
-
-def _has_control_characters(text: str, allowed: str = "") -> bool:
-    return any(unicodedata.category(c)[0] == "C" and c not in allowed for c in text)
 
 
 def clean_user_ids(user_ids: Iterable[str] | str) -> list[str]:
@@ -45,7 +40,7 @@ def clean_user_ids(user_ids: Iterable[str] | str) -> list[str]:
                     % {"max": ID_MAX_LENGTH, "id": user_id[:40] + "…"}
                 }
             )
-        if _has_control_characters(user_id) or any(c.isspace() for c in user_id):
+        if has_control_characters(user_id) or any(c.isspace() for c in user_id):
             raise ValidationError(
                 {
                     "user_ids": _("User IDs cannot contain spaces or control characters: %(id)r")
@@ -66,7 +61,7 @@ def clean_room_id(room_id: str) -> str:
     room_id = (room_id or "").strip()
     if not room_id:
         raise ValidationError({"room": _("Enter a room ID.")})
-    if len(room_id) > ID_MAX_LENGTH or _has_control_characters(room_id):
+    if len(room_id) > ID_MAX_LENGTH or has_control_characters(room_id):
         raise ValidationError(
             {
                 "room": _("A room ID is at most %(max)d characters, without control characters.")
@@ -84,7 +79,7 @@ def clean_reason(reason: str) -> str:
         raise ValidationError(
             {"reason": _("A reason is at most %(max)d characters.") % {"max": REASON_MAX_LENGTH}}
         )
-    if _has_control_characters(reason, allowed="\n\t"):
+    if has_control_characters(reason, allowed="\n\t"):
         raise ValidationError({"reason": _("The reason contains control characters.")})
     return reason
 

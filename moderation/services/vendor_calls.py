@@ -43,6 +43,16 @@ def vendor_client(app: VendorApp):
     return client_for(app.connection(), timeout=timeout)
 
 
+def test_connection(app: VendorApp):
+    """The vendor's answer to a harmless signed call (a kick of a user nobody uses from a room
+    nobody uses); raises CredentialError or VendorInputError when no client can be made."""
+    client = vendor_client(app)
+    try:
+        return client.test_connection()
+    finally:
+        client.close()
+
+
 def capabilities(app: VendorApp) -> Capabilities:
     """What this app's vendor account can do (ZEGO's own ban only where it was enabled)."""
     return capabilities_for(

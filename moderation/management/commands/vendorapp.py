@@ -28,6 +28,7 @@ import sys
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
+from django.utils.text import get_text_list
 
 from moderation import services
 from moderation.credentials import CredentialError
@@ -275,7 +276,7 @@ class Command(BaseCommand):
             return
         done = f"Disabled {app.name}" if removal.was_enabled else f"{app.name} stays disabled"
         self.stdout.write(
-            f"{done}, not deleted: it has {and_list(removal.kept)} on record, "
+            f"{done}, not deleted: it has {get_text_list(removal.kept, 'and')} on record, "
             "and ban records are kept for good (with the app they name). No new kicks, bans or "
             "mutes can be made for it; what holds still ends on time or by a lift, and its "
             f"ban-check tokens ({removal.tokens} active) keep answering. "
@@ -286,16 +287,12 @@ class Command(BaseCommand):
         """The admin's "test connection": a kick of a user nobody uses from a room nobody uses."""
         vendor = app.get_vendor_display()
         try:
-            client = services.vendor_client(app)
+            result = services.test_connection(app)
         except (VendorInputError, CredentialError) as exc:
             raise CommandError(
                 f"Cannot call {vendor}: {getattr(exc, 'message', str(exc))}",
                 returncode=EXIT_REFUSED,
             ) from None
-        try:
-            result = client.test_connection()
-        finally:
-            client.close()
         said = f"{vendor} answered: {result.message}"
         if as_json:
             self.stdout.write(
@@ -481,10 +478,6 @@ def env_secret(variable: str | None, option: str) -> str | None:
 
 def counted(number: int, word: str) -> str:
     return f"{number} {word}{'' if number == 1 else 's'}"
-
-
-def and_list(words: list[str]) -> str:
-    return " and ".join(filter(None, [", ".join(words[:-1]), words[-1]]))
 
 
 def interactive() -> bool:
